@@ -1,0 +1,45 @@
+//! One function per command, each in its own file. `run` parses the command
+//! line and dispatches; it is the only place that turns errors into exit codes.
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+use crate::printer::Printer;
+
+mod schema;
+mod validate;
+
+/// Parse `args` and run the command they name.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` are successes; every usage error is 1,
+            // not clap's default 2, which would read as "there are changes".
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitStatus::Failure
+            } else {
+                ExitStatus::Success
+            };
+        }
+    };
+    let printer = Printer::new(cli.quiet);
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::validate(&args, &printer),
+        Command::Schema => schema::schema(&printer),
+        Command::Plan(_) | Command::Apply(_) => {
+            Err(anyhow::anyhow!("this command is not built yet"))
+        }
+    };
+    match outcome {
+        Ok(status) => status,
+        Err(error) => {
+            printer.error(&format!("error: {error:#}"));
+            ExitStatus::Failure
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! fleetcert: a declarative reconciler for AWS IoT device certificates issued
+//! by an ACM Private CA with ECDSA P-256 keys.
+//!
+//! Functional core, imperative shell: `spec`, `plan` and `render` are pure;
+//! `cloud` is the only module that talks to AWS, and `commands` wires them up.
+
+pub mod apply;
+pub mod cli;
+pub mod cloud;
+pub mod commands;
+pub mod exit;
+pub mod live;
+pub mod pki;
+pub mod plan;
+pub mod printer;
+pub mod render;
+pub mod spec;
+
+/// The whole program: parse the command line, run one command, map the
+/// outcome to an exit code. `main.rs` calls only this.
+pub fn main() -> std::process::ExitCode {
+    commands::run(std::env::args_os()).into()
+}

@@ -1,0 +1,47 @@
+//! All output goes through one printer: stdout for results, stderr for
+//! messages. Colour only when the stream is a terminal and `NO_COLOR` is unset
+//! (anstream does both checks).
+
+use std::io::Write;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    pub fn new(quiet: bool) -> Self {
+        Self { quiet }
+    }
+
+    /// Whether stdout will show colour (a terminal, and no `NO_COLOR`).
+    pub fn color_stdout(&self) -> bool {
+        anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
+    }
+
+    /// Whether stderr will show colour.
+    pub fn color_stderr(&self) -> bool {
+        anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+    }
+
+    /// The command's result (plans, reports, schemas). Never suppressed.
+    pub fn out(&self, text: &str) {
+        let mut stdout = anstream::stdout().lock();
+        let _ = stdout.write_all(text.as_bytes());
+        let _ = stdout.flush();
+    }
+
+    /// A progress or status message for people, on stderr.
+    pub fn info(&self, text: &str) {
+        if !self.quiet {
+            let mut stderr = anstream::stderr().lock();
+            let _ = writeln!(stderr, "{text}");
+        }
+    }
+
+    /// An error or warning, on stderr, even when quiet.
+    pub fn error(&self, text: &str) {
+        let mut stderr = anstream::stderr().lock();
+        let _ = writeln!(stderr, "{text}");
+    }
+}

@@ -1,0 +1,1 @@
+"""fleetcert's local AWS emulator: moto + fidelity patches + a quota/fault layer."""

@@ -1,0 +1,128 @@
+"""The control endpoint under /_fleetcert/ (JSON; never counted, throttled or faulted).
+
+GET  /_fleetcert/health             -> {"ok": true}
+GET  /_fleetcert/config             -> current config
+POST /_fleetcert/config             <- partial config object; returns the new config
+GET  /_fleetcert/counters           -> {"counters": {...}, "throttled": {...}} plus the
+                                       counters map at top level (see README)
+POST /_fleetcert/counters/reset
+POST /_fleetcert/reset              -> moto reset + all emulator state + launch config
+GET  /_fleetcert/pca/revocations    -> [{"account","ca_arn","serial","reason","revoked_at"}]
+"""
+
+from __future__ import annotations
+
+import json
+
+from . import state
+from .quotas import AWS_DEFAULTS, buckets
+
+_FLOAT_KEYS = ("fault_5xx_rate", "fault_5xx_after_rate", "fault_drop_rate")
+_INT_KEYS = ("latency_ms", "request_in_progress_calls", "clock_offset_seconds")
+
+
+class BadRequest(Exception):
+    pass
+
+
+def resolve_quotas(value, current: dict) -> dict:
+    if value == "aws":
+        return dict(AWS_DEFAULTS)
+    if value in ("off", None):
+        return {}
+    if isinstance(value, dict):
+        merged = dict(current)
+        for op, rate in value.items():
+            if rate is None:
+                merged.pop(op, None)
+            else:
+                merged[op] = float(rate)
+        return merged
+    raise BadRequest("quotas must be 'aws', 'off' or an object of operation -> rate")
+
+
+def apply_config(patch: dict) -> dict:
+    if not isinstance(patch, dict):
+        raise BadRequest("config must be a JSON object")
+    known = set(state.DEFAULT_CONFIG)
+    unknown = set(patch) - known
+    if unknown:
+        raise BadRequest(f"unknown config keys: {sorted(unknown)}")
+    with state.LOCK:
+        new = dict(state.config)
+        for k, v in patch.items():
+            if k == "quotas":
+                new["quotas"] = resolve_quotas(v, state.config.get("quotas", {}))
+            elif k in _FLOAT_KEYS:
+                v = float(v)
+                if not 0.0 <= v <= 1.0:
+                    raise BadRequest(f"{k} must be within [0, 1]")
+                new[k] = v
+            elif k in _INT_KEYS:
+                new[k] = int(v)
+            elif k == "fault_seed":
+                new[k] = None if v is None else int(v)
+        state.config.clear()
+        state.config.update(new)
+        if "fault_seed" in patch:
+            state.reseed()
+        if "quotas" in patch:
+            buckets.clear()
+        return dict(state.config)
+
+
+def _json(start_response, status: int, obj) -> list[bytes]:
+    body = json.dumps(obj, indent=None, sort_keys=True).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}[status]
+    start_response(
+        f"{status} {reason}",
+        [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
+
+
+def _read_json(environ):
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    raw = environ["wsgi.input"].read(length) if length else b""
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise BadRequest(f"invalid JSON: {e}")
+
+
+def handle(environ, start_response):
+    method = environ.get("REQUEST_METHOD", "GET").upper()
+    path = environ.get("PATH_INFO", "").rstrip("/")
+    try:
+        if path == "/_fleetcert/health":
+            return _json(start_response, 200, {"ok": True})
+        if path == "/_fleetcert/config":
+            if method == "GET":
+                with state.LOCK:
+                    return _json(start_response, 200, dict(state.config))
+            if method == "POST":
+                return _json(start_response, 200, apply_config(_read_json(environ)))
+            return _json(start_response, 405, {"error": "use GET or POST"})
+        if path == "/_fleetcert/counters" and method == "GET":
+            snap = state.snapshot_counters()
+            out = dict(snap["counters"])
+            out["throttled"] = snap["throttled"]
+            return _json(start_response, 200, out)
+        if path == "/_fleetcert/counters/reset" and method == "POST":
+            state.reset_counters()
+            return _json(start_response, 200, {"ok": True})
+        if path == "/_fleetcert/reset" and method == "POST":
+            state.reset_all()
+            buckets.clear()
+            return _json(start_response, 200, {"ok": True})
+        if path == "/_fleetcert/pca/revocations" and method == "GET":
+            with state.LOCK:
+                return _json(start_response, 200, list(state.revocations))
+        return _json(start_response, 404, {"error": f"no control route {method} {path}"})
+    except BadRequest as e:
+        return _json(start_response, 400, {"error": str(e)})

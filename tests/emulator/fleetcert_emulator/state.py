@@ -1,0 +1,100 @@
+"""Emulator-wide state that is not moto's: config, counters, revocations, clock.
+
+Everything here is reset by POST /_fleetcert/reset (together with moto's own
+reset). Per-account model state (idempotency caches, cached CA keys, ...) is
+kept on moto's backend objects, so moto's reset drops it too.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import random
+import threading
+from collections import defaultdict
+
+# One lock serialises every call into moto (moto's backends are not thread
+# safe); latency and faults are applied outside it.
+MOTO_LOCK = threading.RLock()
+# Protects the structures below.
+LOCK = threading.RLock()
+
+DEFAULT_CONFIG = {
+    "quotas": {},  # operation name -> requests per second; {} = no throttling
+    "latency_ms": 0,
+    "fault_5xx_rate": 0.0,
+    "fault_5xx_after_rate": 0.0,
+    "fault_drop_rate": 0.0,
+    "fault_seed": None,
+    "request_in_progress_calls": 0,
+    "clock_offset_seconds": 0,
+}
+
+launch_config: dict = copy.deepcopy(DEFAULT_CONFIG)  # set by server.main from the CLI
+config: dict = copy.deepcopy(DEFAULT_CONFIG)
+rng = random.Random()
+
+# "<account>/<region>" -> operation -> count
+counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+# PCA revocations, as shown by GET /_fleetcert/pca/revocations
+revocations: list[dict] = []
+
+_reset_hooks: list = []
+
+
+def on_reset(fn):
+    """Register a callable run by reset_all() (after moto's reset)."""
+    _reset_hooks.append(fn)
+    return fn
+
+
+def now() -> dt.datetime:
+    """The emulated clock used for certificate validity (UTC, with test offset)."""
+    offset = config.get("clock_offset_seconds") or 0
+    return dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=offset)
+
+
+def reseed() -> None:
+    seed = config.get("fault_seed")
+    rng.seed(seed)
+
+
+def set_launch_config(cfg: dict) -> None:
+    global launch_config
+    launch_config = copy.deepcopy(cfg)
+    with LOCK:
+        config.clear()
+        config.update(copy.deepcopy(cfg))
+        reseed()
+
+
+def reset_counters() -> None:
+    with LOCK:
+        counters.clear()
+        throttled.clear()
+
+
+def reset_all() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    with MOTO_LOCK:
+        moto_api_backend.reset()
+    with LOCK:
+        config.clear()
+        config.update(copy.deepcopy(launch_config))
+        reseed()
+        counters.clear()
+        throttled.clear()
+        revocations.clear()
+        for fn in _reset_hooks:
+            fn()
+
+
+def snapshot_counters() -> dict:
+    with LOCK:
+        return {
+            "counters": {k: dict(v) for k, v in counters.items()},
+            "throttled": {k: dict(v) for k, v in throttled.items()},
+        }
