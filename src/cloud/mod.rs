@@ -1,1 +1,118 @@
-//! See DESIGN.md section 4.
+//! The only module that talks to AWS (and the only one that imports
+//! `aws_sdk_*`). It reads [`LiveState`](crate::live::LiveState) and performs
+//! one typed operation at a time, in fleetcert's own terms; no SDK type leaves
+//! it. Paging, retries and error mapping live here.
+
+mod ops;
+mod read;
+
+pub use ops::{IssuedCertificate, Registration};
+pub use read::CaLookup;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_sdk_iot::error::ProvideErrorMetadata;
+
+/// An AWS call that failed, with the ids it was about and AWS's own code and
+/// message.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{operation} {resource}: {code}: {message}")]
+pub struct CloudError {
+    /// The AWS operation, e.g. `iot:RegisterCertificate`.
+    pub operation: &'static str,
+    /// What it was about (a device, a certificate id, a policy name...).
+    pub resource: String,
+    /// AWS's error code (e.g. `ThrottlingException`), or the kind of
+    /// transport failure.
+    pub code: String,
+    pub message: String,
+}
+
+impl CloudError {
+    pub fn new(operation: &'static str, resource: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self { operation, resource: resource.into(), code: code.to_string(), message: message.into() }
+    }
+}
+
+/// Map an SDK error to a [`CloudError`], keeping AWS's code and message.
+fn aws_error<E, R>(
+    operation: &'static str,
+    resource: impl Into<String>,
+    error: aws_sdk_iot::error::SdkError<E, R>,
+) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_iot::error::SdkError;
+    let (code, message) = match &error {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            (
+                err.code().unwrap_or("UnknownError").to_string(),
+                err.message().map(str::to_string).unwrap_or_else(|| err.to_string()),
+            )
+        }
+        SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
+        SdkError::DispatchFailure(failure) => (
+            "DispatchFailure".to_string(),
+            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)).chars().take(400).collect::<String>()
+                + if failure.is_io() { " (I/O)" } else { "" },
+        ),
+        SdkError::ResponseError(_) => (
+            "ResponseError".to_string(),
+            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)),
+        ),
+        _ => ("SdkError".to_string(), format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error))),
+    };
+    CloudError { operation, resource: resource.into(), code, message }
+}
+
+/// Where to reach AWS. Everything unset comes from the standard AWS chain.
+#[derive(Debug, Clone, Default)]
+pub struct CloudSettings {
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+/// Clients for ACM PCA and AWS IoT in one account and region.
+#[derive(Clone)]
+pub struct Cloud {
+    pca: aws_sdk_acmpca::Client,
+    iot: aws_sdk_iot::Client,
+    region: String,
+}
+
+impl Cloud {
+    pub async fn connect(settings: &CloudSettings) -> Result<Self, CloudError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(5));
+        if let Some(region) = &settings.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(endpoint) = &settings.endpoint_url {
+            loader = loader.endpoint_url(endpoint);
+        }
+        let config = loader.load().await;
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| {
+                CloudError::new(
+                    "configuration",
+                    "region",
+                    "NoRegion",
+                    "no AWS region: set `region` in the spec, AWS_REGION, a profile's region, or --region",
+                )
+            })?;
+        Ok(Self {
+            pca: aws_sdk_acmpca::Client::new(&config),
+            iot: aws_sdk_iot::Client::new(&config),
+            region,
+        })
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+}

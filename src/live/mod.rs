@@ -1,1 +1,115 @@
-//! See DESIGN.md section 4.
+//! What exists in AWS, as plain sorted data. Read by `cloud::read_live`;
+//! planning never sees SDK types. `fingerprint()` digests exactly what the
+//! planner relies on, so a saved plan can tell when the world moved.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The tag key that marks a CA (and policies) as a fleet's.
+pub const OWNER_TAG: &str = "fleetcert:fleet";
+/// The one thing attribute fleetcert reserves: its value names the fleet.
+pub const OWNER_ATTRIBUTE: &str = "fleetcert";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LiveState {
+    /// The fleet's private CA, if one was found (by ARN or by ownership tag).
+    pub ca: Option<LiveCa>,
+    /// The CA's registration in AWS IoT, if any.
+    pub iot_ca: Option<LiveIotCa>,
+    /// Policies by name: the fleet's, and any other the spec names (unowned).
+    pub policies: BTreeMap<String, LivePolicy>,
+    /// Things by name: the fleet's, and any other the spec names (unowned).
+    pub things: BTreeMap<String, LiveThing>,
+    /// Certificates IoT knows from the fleet's CA, by certificate id.
+    pub certificates: BTreeMap<String, LiveCertificate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveCa {
+    pub arn: String,
+    /// ACM PCA status: CREATING, PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, DELETED.
+    pub status: String,
+    pub key_algorithm: String,
+    pub signing_algorithm: String,
+    /// The owner tag's value, if any.
+    pub owner: Option<String>,
+    /// The CA certificate (PEM), once it has one.
+    pub certificate_pem: Option<String>,
+    pub not_after: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveIotCa {
+    pub certificate_id: String,
+    /// ACTIVE or INACTIVE.
+    pub status: String,
+    /// DEFAULT or SNI_ONLY.
+    pub mode: String,
+    pub auto_registration: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LivePolicy {
+    pub name: String,
+    pub arn: String,
+    pub owner: Option<String>,
+    pub default_version: String,
+    /// The default version's document, canonical (sorted keys, pretty).
+    pub document: String,
+    /// Every version id, oldest first, with whether it is the default.
+    pub versions: Vec<PolicyVersion>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub is_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveThing {
+    pub name: String,
+    pub thing_type: Option<String>,
+    /// Attributes other than fleetcert's own marker.
+    pub attributes: BTreeMap<String, String>,
+    /// The marker attribute's value (the owning fleet), if any.
+    pub owner: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LiveCertificate {
+    pub id: String,
+    pub arn: String,
+    /// ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, PENDING_ACTIVATION, REGISTER_INACTIVE.
+    pub status: String,
+    pub serial: String,
+    pub subject_cn: Option<String>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub public_key_sha256: String,
+    pub things: BTreeSet<String>,
+    pub policies: BTreeSet<String>,
+}
+
+impl LiveState {
+    /// A digest of everything planning relied on (canonical JSON of the
+    /// sorted state), to detect a world that moved under a saved plan.
+    pub fn fingerprint(&self) -> String {
+        let json = serde_json::to_vec(self).expect("live state serializes");
+        hex::encode(Sha256::digest(json))
+    }
+
+    /// The fleet's certificates whose subject CN is `device`, oldest first.
+    pub fn certificates_of<'a>(&'a self, device: &'a str) -> impl Iterator<Item = &'a LiveCertificate> + 'a {
+        let mut certs: Vec<&LiveCertificate> = self
+            .certificates
+            .values()
+            .filter(|c| c.subject_cn.as_deref() == Some(device))
+            .collect();
+        certs.sort_by(|a, b| (a.not_before, &a.id).cmp(&(b.not_before, &b.id)));
+        certs.into_iter()
+    }
+}

@@ -52,7 +52,10 @@ def operation_name(environ: dict, service: str | None) -> str | None:
     if target.startswith("ACMPrivateCA."):
         return "acm-pca:" + target.split(".", 1)[1]
     if service in ("iot", "execute-api"):
-        op = iot_operation(environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", ""))
+        # match on the raw (still percent-encoded) path: a URI label such as
+        # ListAttachedPolicies' {target} is an ARN whose "/" arrives as %2F.
+        raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
+        op = iot_operation(environ.get("REQUEST_METHOD", "GET"), raw)
         return "iot:" + (op or "Unknown")
     if service == "acm-pca":
         return "acm-pca:Unknown"

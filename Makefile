@@ -1,0 +1,26 @@
+# The two commands a fresh machine needs (see README.md):
+#   make demo   plan and apply the example fleet.yaml against the local AWS emulator
+#   make test   install what the tests need and run every test (Rust and emulator)
+
+.PHONY: demo test setup emulator-setup build lint bench
+
+setup: emulator-setup
+	scripts/system-deps.sh
+
+emulator-setup:
+	tests/emulator/setup.sh
+
+build:
+	cargo build --release --locked
+
+demo: emulator-setup build
+	scripts/demo.sh
+
+test: setup
+	tests/emulator/run_tests.sh
+	cargo test --locked --all-targets
+	cargo test --locked --doc
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
