@@ -94,4 +94,14 @@ pub struct ApplyArgs {
     /// Apply without asking for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
+    /// Apply even when the plan revokes, deactivates or deletes more than
+    /// `lifecycle.max_destructive_changes`.
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Reissue this device's certificate now (e.g. a leaked key); repeatable.
+    #[arg(long, value_name = "DEVICE")]
+    pub replace: Vec<String>,
+    /// How many devices to work on at once.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub concurrency: usize,
 }

@@ -29,8 +29,18 @@ pub struct CloudError {
 }
 
 impl CloudError {
-    pub fn new(operation: &'static str, resource: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self { operation, resource: resource.into(), code: code.to_string(), message: message.into() }
+    pub fn new(
+        operation: &'static str,
+        resource: impl Into<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation,
+            resource: resource.into(),
+            code: code.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -50,22 +60,35 @@ where
             let err = service.err();
             (
                 err.code().unwrap_or("UnknownError").to_string(),
-                err.message().map(str::to_string).unwrap_or_else(|| err.to_string()),
+                err.message()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| err.to_string()),
             )
         }
         SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
         SdkError::DispatchFailure(failure) => (
             "DispatchFailure".to_string(),
-            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)).chars().take(400).collect::<String>()
+            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error))
+                .chars()
+                .take(400)
+                .collect::<String>()
                 + if failure.is_io() { " (I/O)" } else { "" },
         ),
         SdkError::ResponseError(_) => (
             "ResponseError".to_string(),
             format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)),
         ),
-        _ => ("SdkError".to_string(), format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error))),
+        _ => (
+            "SdkError".to_string(),
+            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)),
+        ),
     };
-    CloudError { operation, resource: resource.into(), code, message }
+    CloudError {
+        operation,
+        resource: resource.into(),
+        code,
+        message,
+    }
 }
 
 /// Where to reach AWS. Everything unset comes from the standard AWS chain.

@@ -65,12 +65,26 @@ impl Cloud {
             .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
             .subject(asn1.build())
             .build()
-            .map_err(|e| CloudError::new("acm-pca:CreateCertificateAuthority", fleet, "BuildError", e.to_string()))?;
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:CreateCertificateAuthority",
+                    fleet,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
         let tag = pca::Tag::builder()
             .key(OWNER_TAG)
             .value(fleet)
             .build()
-            .map_err(|e| CloudError::new("acm-pca:CreateCertificateAuthority", fleet, "BuildError", e.to_string()))?;
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:CreateCertificateAuthority",
+                    fleet,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
         let created = self
             .pca
             .create_certificate_authority()
@@ -81,9 +95,17 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| aws_error("acm-pca:CreateCertificateAuthority", fleet, e))?;
-        created.certificate_authority_arn().map(str::to_string).ok_or_else(|| {
-            CloudError::new("acm-pca:CreateCertificateAuthority", fleet, "EmptyResponse", "no CA ARN in the answer")
-        })
+        created
+            .certificate_authority_arn()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CloudError::new(
+                    "acm-pca:CreateCertificateAuthority",
+                    fleet,
+                    "EmptyResponse",
+                    "no CA ARN in the answer",
+                )
+            })
     }
 
     /// Tag an existing CA as the fleet's (adoption).
@@ -92,7 +114,14 @@ impl Cloud {
             .key(OWNER_TAG)
             .value(fleet)
             .build()
-            .map_err(|e| CloudError::new("acm-pca:TagCertificateAuthority", arn, "BuildError", e.to_string()))?;
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:TagCertificateAuthority",
+                    arn,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
         self.pca
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
@@ -106,14 +135,28 @@ impl Cloud {
     /// The CA's CSR, waiting while PCA still generates the key.
     pub async fn ca_csr(&self, arn: &str) -> Result<String, CloudError> {
         for _ in 0..IN_PROGRESS_POLLS {
-            match self.pca.get_certificate_authority_csr().certificate_authority_arn(arn).send().await {
+            match self
+                .pca
+                .get_certificate_authority_csr()
+                .certificate_authority_arn(arn)
+                .send()
+                .await
+            {
                 Ok(out) => {
                     return out.csr().map(str::to_string).ok_or_else(|| {
-                        CloudError::new("acm-pca:GetCertificateAuthorityCsr", arn, "EmptyResponse", "no CSR")
+                        CloudError::new(
+                            "acm-pca:GetCertificateAuthorityCsr",
+                            arn,
+                            "EmptyResponse",
+                            "no CSR",
+                        )
                     });
                 }
                 Err(e)
-                    if matches!(e.code(), Some("RequestInProgressException") | Some("InvalidStateException")) =>
+                    if matches!(
+                        e.code(),
+                        Some("RequestInProgressException") | Some("InvalidStateException")
+                    ) =>
                 {
                     tokio::time::sleep(IN_PROGRESS_WAIT).await
                 }
@@ -143,7 +186,14 @@ impl Cloud {
             .r#type(parse_enum::<pca::ValidityPeriodType>(validity.0))
             .value(validity.1)
             .build()
-            .map_err(|e| CloudError::new("acm-pca:IssueCertificate", about, "BuildError", e.to_string()))?;
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:IssueCertificate",
+                    about,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
         let issued = self
             .pca
             .issue_certificate()
@@ -156,23 +206,48 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| aws_error("acm-pca:IssueCertificate", about, e))?;
-        issued
-            .certificate_arn()
-            .map(str::to_string)
-            .ok_or_else(|| CloudError::new("acm-pca:IssueCertificate", about, "EmptyResponse", "no certificate ARN"))
+        issued.certificate_arn().map(str::to_string).ok_or_else(|| {
+            CloudError::new(
+                "acm-pca:IssueCertificate",
+                about,
+                "EmptyResponse",
+                "no certificate ARN",
+            )
+        })
     }
 
     /// GetCertificate, waiting out `RequestInProgressException`.
-    pub async fn get_certificate(&self, ca_arn: &str, cert_arn: &str) -> Result<IssuedCertificate, CloudError> {
+    pub async fn get_certificate(
+        &self,
+        ca_arn: &str,
+        cert_arn: &str,
+    ) -> Result<IssuedCertificate, CloudError> {
         for _ in 0..IN_PROGRESS_POLLS {
-            match self.pca.get_certificate().certificate_authority_arn(ca_arn).certificate_arn(cert_arn).send().await {
+            match self
+                .pca
+                .get_certificate()
+                .certificate_authority_arn(ca_arn)
+                .certificate_arn(cert_arn)
+                .send()
+                .await
+            {
                 Ok(out) => {
                     let pem = out.certificate().map(str::to_string).ok_or_else(|| {
-                        CloudError::new("acm-pca:GetCertificate", cert_arn, "EmptyResponse", "no certificate")
+                        CloudError::new(
+                            "acm-pca:GetCertificate",
+                            cert_arn,
+                            "EmptyResponse",
+                            "no certificate",
+                        )
                     })?;
-                    return Ok(IssuedCertificate { arn: cert_arn.to_string(), pem });
+                    return Ok(IssuedCertificate {
+                        arn: cert_arn.to_string(),
+                        pem,
+                    });
                 }
-                Err(e) if e.code() == Some("RequestInProgressException") => tokio::time::sleep(IN_PROGRESS_WAIT).await,
+                Err(e) if e.code() == Some("RequestInProgressException") => {
+                    tokio::time::sleep(IN_PROGRESS_WAIT).await
+                }
                 Err(e) => return Err(aws_error("acm-pca:GetCertificate", cert_arn, e)),
             }
         }
@@ -196,7 +271,12 @@ impl Cloud {
     }
 
     /// RevokeCertificate. An already revoked serial counts as done.
-    pub async fn revoke_certificate(&self, ca_arn: &str, serial: &str, reason: &'static str) -> Result<(), CloudError> {
+    pub async fn revoke_certificate(
+        &self,
+        ca_arn: &str,
+        serial: &str,
+        reason: &'static str,
+    ) -> Result<(), CloudError> {
         match self
             .pca
             .revoke_certificate()
@@ -221,9 +301,14 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| aws_error("iot:GetRegistrationCode", "", e))?;
-        out.registration_code()
-            .map(str::to_string)
-            .ok_or_else(|| CloudError::new("iot:GetRegistrationCode", "", "EmptyResponse", "no registration code"))
+        out.registration_code().map(str::to_string).ok_or_else(|| {
+            CloudError::new(
+                "iot:GetRegistrationCode",
+                "",
+                "EmptyResponse",
+                "no registration code",
+            )
+        })
     }
 
     /// RegisterCACertificate; `verification_pem` is required in DEFAULT mode.
@@ -235,7 +320,11 @@ impl Cloud {
         active: bool,
         auto_registration: bool,
     ) -> Result<String, CloudError> {
-        let mode = if sni_only { iot::CertificateMode::SniOnly } else { iot::CertificateMode::Default };
+        let mode = if sni_only {
+            iot::CertificateMode::SniOnly
+        } else {
+            iot::CertificateMode::Default
+        };
         let out = self
             .iot
             .register_ca_certificate()
@@ -247,9 +336,14 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| aws_error("iot:RegisterCACertificate", "fleet CA", e))?;
-        out.certificate_id()
-            .map(str::to_string)
-            .ok_or_else(|| CloudError::new("iot:RegisterCACertificate", "fleet CA", "EmptyResponse", "no id"))
+        out.certificate_id().map(str::to_string).ok_or_else(|| {
+            CloudError::new(
+                "iot:RegisterCACertificate",
+                "fleet CA",
+                "EmptyResponse",
+                "no id",
+            )
+        })
     }
 
     pub async fn update_ca(
@@ -261,9 +355,19 @@ impl Cloud {
         self.iot
             .update_ca_certificate()
             .certificate_id(certificate_id)
-            .set_new_status(active.map(|a| if a { iot::CaCertificateStatus::Active } else { iot::CaCertificateStatus::Inactive }))
+            .set_new_status(active.map(|a| {
+                if a {
+                    iot::CaCertificateStatus::Active
+                } else {
+                    iot::CaCertificateStatus::Inactive
+                }
+            }))
             .set_new_auto_registration_status(auto_registration.map(|a| {
-                if a { iot::AutoRegistrationStatus::Enable } else { iot::AutoRegistrationStatus::Disable }
+                if a {
+                    iot::AutoRegistrationStatus::Enable
+                } else {
+                    iot::AutoRegistrationStatus::Disable
+                }
             }))
             .send()
             .await
@@ -280,20 +384,38 @@ impl Cloud {
             .send()
             .await
             .map_err(|e| aws_error("iot:DescribeEndpoint", "iot:Data-ATS", e))?;
-        out.endpoint_address()
-            .map(str::to_string)
-            .ok_or_else(|| CloudError::new("iot:DescribeEndpoint", "iot:Data-ATS", "EmptyResponse", "no address"))
+        out.endpoint_address().map(str::to_string).ok_or_else(|| {
+            CloudError::new(
+                "iot:DescribeEndpoint",
+                "iot:Data-ATS",
+                "EmptyResponse",
+                "no address",
+            )
+        })
     }
 
     // ---- AWS IoT: policies -------------------------------------------------
 
-    pub async fn create_policy(&self, fleet: &str, name: &str, document: &str) -> Result<(), CloudError> {
+    pub async fn create_policy(
+        &self,
+        fleet: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), CloudError> {
         let tag = iot::Tag::builder()
             .key(OWNER_TAG)
             .value(fleet)
             .build()
             .map_err(|e| CloudError::new("iot:CreatePolicy", name, "BuildError", e.to_string()))?;
-        match self.iot.create_policy().policy_name(name).policy_document(document).tags(tag).send().await {
+        match self
+            .iot
+            .create_policy()
+            .policy_name(name)
+            .policy_document(document)
+            .tags(tag)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => Err(aws_error("iot:CreatePolicy", name, e)),
         }
@@ -315,7 +437,11 @@ impl Cloud {
         Ok(())
     }
 
-    pub async fn create_policy_version(&self, name: &str, document: &str) -> Result<(), CloudError> {
+    pub async fn create_policy_version(
+        &self,
+        name: &str,
+        document: &str,
+    ) -> Result<(), CloudError> {
         self.iot
             .create_policy_version()
             .policy_name(name)
@@ -327,11 +453,26 @@ impl Cloud {
         Ok(())
     }
 
-    pub async fn delete_policy_version(&self, name: &str, version_id: &str) -> Result<(), CloudError> {
-        match self.iot.delete_policy_version().policy_name(name).policy_version_id(version_id).send().await {
+    pub async fn delete_policy_version(
+        &self,
+        name: &str,
+        version_id: &str,
+    ) -> Result<(), CloudError> {
+        match self
+            .iot
+            .delete_policy_version()
+            .policy_name(name)
+            .policy_version_id(version_id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DeletePolicyVersion", format!("{name} v{version_id}"), e)),
+            Err(e) => Err(aws_error(
+                "iot:DeletePolicyVersion",
+                format!("{name} v{version_id}"),
+                e,
+            )),
         }
     }
 
@@ -355,10 +496,21 @@ impl Cloud {
     }
 
     pub async fn detach_policy(&self, policy: &str, cert_arn: &str) -> Result<(), CloudError> {
-        match self.iot.detach_policy().policy_name(policy).target(cert_arn).send().await {
+        match self
+            .iot
+            .detach_policy()
+            .policy_name(policy)
+            .target(cert_arn)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DetachPolicy", format!("{policy} -x- {cert_arn}"), e)),
+            Err(e) => Err(aws_error(
+                "iot:DetachPolicy",
+                format!("{policy} -x- {cert_arn}"),
+                e,
+            )),
         }
     }
 
@@ -411,8 +563,37 @@ impl Cloud {
             Some(None) => request = request.remove_thing_type(true),
             None => {}
         }
-        request.send().await.map_err(|e| aws_error("iot:UpdateThing", name, e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| aws_error("iot:UpdateThing", name, e))?;
         Ok(())
+    }
+
+    pub async fn create_thing_type(
+        &self,
+        name: &str,
+        description: Option<&str>,
+        searchable_attributes: &[String],
+    ) -> Result<(), CloudError> {
+        let properties = iot::ThingTypeProperties::builder()
+            .set_thing_type_description(description.map(str::to_string))
+            .set_searchable_attributes(
+                Some(searchable_attributes.to_vec()).filter(|a| !a.is_empty()),
+            )
+            .build();
+        match self
+            .iot
+            .create_thing_type()
+            .thing_type_name(name)
+            .thing_type_properties(properties)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(aws_error("iot:CreateThingType", name, e)),
+        }
     }
 
     pub async fn delete_thing(&self, name: &str) -> Result<(), CloudError> {
@@ -430,15 +611,32 @@ impl Cloud {
             .principal(cert_arn)
             .send()
             .await
-            .map_err(|e| aws_error("iot:AttachThingPrincipal", format!("{thing} -> {cert_arn}"), e))?;
+            .map_err(|e| {
+                aws_error(
+                    "iot:AttachThingPrincipal",
+                    format!("{thing} -> {cert_arn}"),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
     pub async fn detach_thing(&self, thing: &str, cert_arn: &str) -> Result<(), CloudError> {
-        match self.iot.detach_thing_principal().thing_name(thing).principal(cert_arn).send().await {
+        match self
+            .iot
+            .detach_thing_principal()
+            .thing_name(thing)
+            .principal(cert_arn)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DetachThingPrincipal", format!("{thing} -x- {cert_arn}"), e)),
+            Err(e) => Err(aws_error(
+                "iot:DetachThingPrincipal",
+                format!("{thing} -x- {cert_arn}"),
+                e,
+            )),
         }
     }
 
@@ -446,7 +644,12 @@ impl Cloud {
 
     /// RegisterCertificate with the CA's PEM, ACTIVE. A certificate already
     /// registered (a retried apply) is looked up instead of failing.
-    pub async fn register_certificate(&self, pem: &str, ca_pem: &str, about: &str) -> Result<Registration, CloudError> {
+    pub async fn register_certificate(
+        &self,
+        pem: &str,
+        ca_pem: &str,
+        about: &str,
+    ) -> Result<Registration, CloudError> {
         match self
             .iot
             .register_certificate()
@@ -457,14 +660,28 @@ impl Cloud {
             .await
         {
             Ok(out) => match (out.certificate_id(), out.certificate_arn()) {
-                (Some(id), Some(arn)) => Ok(Registration { id: id.to_string(), arn: arn.to_string() }),
-                _ => Err(CloudError::new("iot:RegisterCertificate", about, "EmptyResponse", "no id or ARN")),
+                (Some(id), Some(arn)) => Ok(Registration {
+                    id: id.to_string(),
+                    arn: arn.to_string(),
+                }),
+                _ => Err(CloudError::new(
+                    "iot:RegisterCertificate",
+                    about,
+                    "EmptyResponse",
+                    "no id or ARN",
+                )),
             },
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
                 // The certificate id is the SHA-256 of the DER (AWS IoT
                 // Developer Guide, "X.509 client certificates").
-                let der = crate::pki::cert::pem_to_der(pem)
-                    .map_err(|err| CloudError::new("iot:RegisterCertificate", about, "BadCertificate", err.to_string()))?;
+                let der = crate::pki::cert::pem_to_der(pem).map_err(|err| {
+                    CloudError::new(
+                        "iot:RegisterCertificate",
+                        about,
+                        "BadCertificate",
+                        err.to_string(),
+                    )
+                })?;
                 let id = crate::pki::cert::sha256_hex(&der);
                 let described = self
                     .iot
@@ -477,7 +694,9 @@ impl Cloud {
                     .certificate_description()
                     .and_then(|d| d.certificate_arn())
                     .map(str::to_string)
-                    .ok_or_else(|| CloudError::new("iot:DescribeCertificate", &id, "EmptyResponse", "no ARN"))?;
+                    .ok_or_else(|| {
+                        CloudError::new("iot:DescribeCertificate", &id, "EmptyResponse", "no ARN")
+                    })?;
                 Ok(Registration { id, arn })
             }
             Err(e) => Err(aws_error("iot:RegisterCertificate", about, e)),
@@ -485,7 +704,11 @@ impl Cloud {
     }
 
     /// UpdateCertificate to ACTIVE, INACTIVE or REVOKED.
-    pub async fn set_certificate_status(&self, id: &str, status: &'static str) -> Result<(), CloudError> {
+    pub async fn set_certificate_status(
+        &self,
+        id: &str,
+        status: &'static str,
+    ) -> Result<(), CloudError> {
         self.iot
             .update_certificate()
             .certificate_id(id)
@@ -497,7 +720,13 @@ impl Cloud {
     }
 
     pub async fn delete_certificate(&self, id: &str) -> Result<(), CloudError> {
-        match self.iot.delete_certificate().certificate_id(id).send().await {
+        match self
+            .iot
+            .delete_certificate()
+            .certificate_id(id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
             Err(e) => Err(aws_error("iot:DeleteCertificate", id, e)),

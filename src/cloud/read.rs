@@ -7,7 +7,8 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::{Cloud, CloudError, aws_error};
 use crate::live::{
-    LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing, OWNER_ATTRIBUTE, OWNER_TAG, PolicyVersion,
+    LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing, OWNER_ATTRIBUTE,
+    OWNER_TAG, PolicyVersion,
 };
 use crate::pki::cert;
 
@@ -27,7 +28,7 @@ pub enum CaLookup {
 /// formatting differences never read as changes.
 pub fn canonical_json(document: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(document) {
-        Ok(value) => serde_json::to_string_pretty(&value).expect("JSON value serializes"),
+        Ok(value) => crate::spec::canonical_json(&value),
         Err(_) => document.to_string(),
     }
 }
@@ -42,6 +43,7 @@ impl Cloud {
         ca: &CaLookup,
         wanted_policies: &BTreeSet<String>,
         wanted_things: &BTreeSet<String>,
+        wanted_thing_types: &BTreeSet<String>,
     ) -> Result<LiveState, CloudError> {
         let ca = self.read_ca(fleet, ca).await?;
         let iot_ca = match ca.as_ref().and_then(|ca| ca.certificate_pem.as_deref()) {
@@ -54,7 +56,15 @@ impl Cloud {
             Some(iot_ca) => self.read_certificates(&iot_ca.certificate_id).await?,
             None => BTreeMap::new(),
         };
-        Ok(LiveState { ca, iot_ca, policies, things, certificates })
+        let thing_types = self.read_thing_types(wanted_thing_types).await?;
+        Ok(LiveState {
+            ca,
+            iot_ca,
+            policies,
+            things,
+            certificates,
+            thing_types,
+        })
     }
 
     async fn read_ca(&self, fleet: &str, lookup: &CaLookup) -> Result<Option<LiveCa>, CloudError> {
@@ -135,12 +145,24 @@ impl Cloud {
             .await
             .map_err(|e| aws_error("acm-pca:DescribeCertificateAuthority", arn, e))?;
         let ca = described.certificate_authority().ok_or_else(|| {
-            CloudError::new("acm-pca:DescribeCertificateAuthority", arn, "EmptyResponse", "no CA in the answer")
+            CloudError::new(
+                "acm-pca:DescribeCertificateAuthority",
+                arn,
+                "EmptyResponse",
+                "no CA in the answer",
+            )
         })?;
-        let status = ca.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        let status = ca
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
         let config = ca.certificate_authority_configuration();
-        let key_algorithm = config.map(|c| c.key_algorithm().as_str().to_string()).unwrap_or_default();
-        let signing_algorithm = config.map(|c| c.signing_algorithm().as_str().to_string()).unwrap_or_default();
+        let key_algorithm = config
+            .map(|c| c.key_algorithm().as_str().to_string())
+            .unwrap_or_default();
+        let signing_algorithm = config
+            .map(|c| c.signing_algorithm().as_str().to_string())
+            .unwrap_or_default();
         let certificate_pem = if matches!(status.as_str(), "ACTIVE" | "DISABLED" | "EXPIRED") {
             let got = self
                 .pca
@@ -153,7 +175,10 @@ impl Cloud {
         } else {
             None
         };
-        let not_after = certificate_pem.as_deref().and_then(|pem| cert::parse_pem(pem).ok()).map(|c| c.not_after);
+        let not_after = certificate_pem
+            .as_deref()
+            .and_then(|pem| cert::parse_pem(pem).ok())
+            .map(|c| c.not_after);
         Ok(LiveCa {
             arn: arn.to_string(),
             status,
@@ -180,7 +205,9 @@ impl Cloud {
                 .await
                 .map_err(|e| aws_error("iot:ListCACertificates", "", e))?;
             for listed in page.certificates() {
-                let Some(id) = listed.certificate_id() else { continue };
+                let Some(id) = listed.certificate_id() else {
+                    continue;
+                };
                 let described = self
                     .iot
                     .describe_ca_certificate()
@@ -188,14 +215,25 @@ impl Cloud {
                     .send()
                     .await
                     .map_err(|e| aws_error("iot:DescribeCACertificate", id, e))?;
-                let Some(desc) = described.certificate_description() else { continue };
-                let der = desc.certificate_pem().and_then(|pem| cert::pem_to_der(pem).ok());
+                let Some(desc) = described.certificate_description() else {
+                    continue;
+                };
+                let der = desc
+                    .certificate_pem()
+                    .and_then(|pem| cert::pem_to_der(pem).ok());
                 if der.is_some() && der == want {
                     return Ok(Some(LiveIotCa {
                         certificate_id: id.to_string(),
-                        status: desc.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
-                        mode: desc.certificate_mode().map(|m| m.as_str().to_string()).unwrap_or("DEFAULT".into()),
-                        auto_registration: desc.auto_registration_status().map(|s| s.as_str()) == Some("ENABLE"),
+                        status: desc
+                            .status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        mode: desc
+                            .certificate_mode()
+                            .map(|m| m.as_str().to_string())
+                            .unwrap_or("DEFAULT".into()),
+                        auto_registration: desc.auto_registration_status().map(|s| s.as_str())
+                            == Some("ENABLE"),
                     }));
                 }
             }
@@ -243,10 +281,19 @@ impl Cloud {
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(policies.into_iter().flatten().map(|p| (p.name.clone(), p)).collect())
+        Ok(policies
+            .into_iter()
+            .flatten()
+            .map(|p| (p.name.clone(), p))
+            .collect())
     }
 
-    async fn read_policy(&self, name: String, arn: String, owner: Option<String>) -> Result<LivePolicy, CloudError> {
+    async fn read_policy(
+        &self,
+        name: String,
+        arn: String,
+        owner: Option<String>,
+    ) -> Result<LivePolicy, CloudError> {
         let got = self
             .iot
             .get_policy()
@@ -265,7 +312,10 @@ impl Cloud {
             .policy_versions()
             .iter()
             .filter_map(|v| {
-                Some(PolicyVersion { id: v.version_id()?.to_string(), is_default: v.is_default_version() })
+                Some(PolicyVersion {
+                    id: v.version_id()?.to_string(),
+                    is_default: v.is_default_version(),
+                })
             })
             .collect();
         // Version ids are increasing integers: oldest first.
@@ -319,9 +369,15 @@ impl Cloud {
                 .await
                 .map_err(|e| aws_error("iot:ListThings", "", e))?;
             for thing in page.things() {
-                let Some(name) = thing.thing_name() else { continue };
-                let mut attributes: BTreeMap<String, String> =
-                    thing.attributes().cloned().unwrap_or_default().into_iter().collect();
+                let Some(name) = thing.thing_name() else {
+                    continue;
+                };
+                let mut attributes: BTreeMap<String, String> = thing
+                    .attributes()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect();
                 let owner = attributes.remove(OWNER_ATTRIBUTE);
                 if owner.as_deref() != Some(fleet) && !wanted.contains(name) {
                     continue;
@@ -344,7 +400,10 @@ impl Cloud {
         }
     }
 
-    async fn read_certificates(&self, ca_certificate_id: &str) -> Result<BTreeMap<String, LiveCertificate>, CloudError> {
+    async fn read_certificates(
+        &self,
+        ca_certificate_id: &str,
+    ) -> Result<BTreeMap<String, LiveCertificate>, CloudError> {
         let mut listed = Vec::new();
         let mut marker = None;
         loop {
@@ -359,7 +418,8 @@ impl Cloud {
                 .map_err(|e| aws_error("iot:ListCertificatesByCA", ca_certificate_id, e))?;
             for c in page.certificates() {
                 if let (Some(id), Some(arn)) = (c.certificate_id(), c.certificate_arn()) {
-                    listed.push((id.to_string(), arn.to_string()));
+                    let created = c.creation_date().map(|d| d.secs()).unwrap_or(0);
+                    listed.push((id.to_string(), arn.to_string(), created));
                 }
             }
             marker = page.next_marker().map(str::to_string);
@@ -368,14 +428,19 @@ impl Cloud {
             }
         }
         let certs: Vec<LiveCertificate> = stream::iter(listed)
-            .map(|(id, arn)| self.read_certificate(id, arn))
+            .map(|(id, arn, created)| self.read_certificate(id, arn, created))
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
         Ok(certs.into_iter().map(|c| (c.id.clone(), c)).collect())
     }
 
-    async fn read_certificate(&self, id: String, arn: String) -> Result<LiveCertificate, CloudError> {
+    async fn read_certificate(
+        &self,
+        id: String,
+        arn: String,
+        created_at: i64,
+    ) -> Result<LiveCertificate, CloudError> {
         let described = self
             .iot
             .describe_certificate()
@@ -384,12 +449,26 @@ impl Cloud {
             .await
             .map_err(|e| aws_error("iot:DescribeCertificate", &id, e))?;
         let desc = described.certificate_description().ok_or_else(|| {
-            CloudError::new("iot:DescribeCertificate", &id, "EmptyResponse", "no certificate in the answer")
+            CloudError::new(
+                "iot:DescribeCertificate",
+                &id,
+                "EmptyResponse",
+                "no certificate in the answer",
+            )
         })?;
         let pem = desc.certificate_pem().unwrap_or("");
-        let info = cert::parse_pem(pem)
-            .map_err(|e| CloudError::new("iot:DescribeCertificate", &id, "BadCertificate", e.to_string()))?;
-        let status = desc.status().map(|s| s.as_str().to_string()).unwrap_or_default();
+        let info = cert::parse_pem(pem).map_err(|e| {
+            CloudError::new(
+                "iot:DescribeCertificate",
+                &id,
+                "BadCertificate",
+                e.to_string(),
+            )
+        })?;
+        let status = desc
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
         let things = self.principal_things(&arn).await?;
         let policies = self.principal_policies(&arn).await?;
         Ok(LiveCertificate {
@@ -400,10 +479,43 @@ impl Cloud {
             subject_cn: info.subject_cn,
             not_before: info.not_before,
             not_after: info.not_after,
+            created_at,
             public_key_sha256: info.public_key_sha256,
             things,
             policies,
         })
+    }
+
+    async fn read_thing_types(
+        &self,
+        wanted: &BTreeSet<String>,
+    ) -> Result<BTreeSet<String>, CloudError> {
+        let mut found = BTreeSet::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        let mut token = None;
+        loop {
+            let page = self
+                .iot
+                .list_thing_types()
+                .set_next_token(token)
+                .max_results(250)
+                .send()
+                .await
+                .map_err(|e| aws_error("iot:ListThingTypes", "", e))?;
+            for thing_type in page.thing_types() {
+                if let Some(name) = thing_type.thing_type_name() {
+                    if wanted.contains(name) {
+                        found.insert(name.to_string());
+                    }
+                }
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     async fn principal_things(&self, arn: &str) -> Result<BTreeSet<String>, CloudError> {
@@ -440,7 +552,11 @@ impl Cloud {
                 .send()
                 .await
                 .map_err(|e| aws_error("iot:ListAttachedPolicies", arn, e))?;
-            policies.extend(page.policies().iter().filter_map(|p| p.policy_name().map(str::to_string)));
+            policies.extend(
+                page.policies()
+                    .iter()
+                    .filter_map(|p| p.policy_name().map(str::to_string)),
+            );
             marker = page.next_marker().map(str::to_string);
             if marker.is_none() {
                 return Ok(policies);

@@ -9,6 +9,9 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
+mod apply;
+mod common;
+mod plan;
 mod schema;
 mod validate;
 
@@ -31,14 +34,17 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     let outcome = match cli.command {
         Command::Validate(args) => validate::validate(&args, &printer),
         Command::Schema => schema::schema(&printer),
-        Command::Plan(_) | Command::Apply(_) => {
-            Err(anyhow::anyhow!("this command is not built yet"))
-        }
+        Command::Plan(args) => plan::plan(&args, &printer),
+        Command::Apply(args) => apply::apply(&args, &printer),
     };
     match outcome {
         Ok(status) => status,
         Err(error) => {
-            printer.error(&format!("error: {error:#}"));
+            // Errors already shown in full (spec diagnostics, plan errors)
+            // are not repeated.
+            if error.downcast_ref::<common::Reported>().is_none() {
+                printer.error(&format!("error: {error:#}"));
+            }
             ExitStatus::Failure
         }
     }

@@ -1,9 +1,60 @@
-//! `fleetcert validate`: owned by the spec work (issue 3).
+//! `fleetcert validate`: check the spec and every file it names; touches no
+//! AWS API. Exit 0 with a one-line summary, or 1 with every error.
 
 use crate::cli::SpecArgs;
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
+use crate::spec::{self, CaSpec, DeviceKey, Spec};
 
-pub fn validate(_args: &SpecArgs, _printer: &Printer) -> anyhow::Result<ExitStatus> {
-    anyhow::bail!("validate is not built yet")
+pub fn validate(args: &SpecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    match spec::load(&args.file) {
+        Ok(spec) => {
+            printer.out(&format!("{}\n", summary(&spec)));
+            Ok(ExitStatus::Success)
+        }
+        Err(errors) => {
+            printer.error(&errors.render(printer.color_stderr()));
+            Ok(ExitStatus::Failure)
+        }
+    }
+}
+
+/// `fleet.yaml: fleet factory-a is valid: 5 devices (2 CSRs, 3 generated keys), 2 policies, CA to create`
+pub fn summary(spec: &Spec) -> String {
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let count = |f: fn(&DeviceKey) -> bool| spec.devices.values().filter(|d| f(&d.key)).count();
+    let csrs = count(|k| matches!(k, DeviceKey::Csr(_)));
+    let generated = count(|k| matches!(k, DeviceKey::Generated));
+    let external = count(|k| matches!(k, DeviceKey::External { .. }));
+    let mut kinds = Vec::new();
+    if csrs > 0 {
+        kinds.push(plural(csrs, "CSR", "CSRs"));
+    }
+    if generated > 0 {
+        kinds.push(plural(generated, "generated key", "generated keys"));
+    }
+    if external > 0 {
+        kinds.push(plural(
+            external,
+            "existing certificate",
+            "existing certificates",
+        ));
+    }
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kinds.join(", "))
+    };
+    let ca = match &spec.ca {
+        CaSpec::Adopt { .. } => "CA to adopt",
+        CaSpec::Create { .. } => "CA to create",
+    };
+    format!(
+        "{}: fleet {} is valid: {}{kinds}, {}, {ca}",
+        spec::display_path(&spec.path),
+        spec.fleet,
+        plural(spec.devices.len(), "device", "devices"),
+        plural(spec.policies.len(), "policy", "policies"),
+    )
 }

@@ -24,6 +24,8 @@ pub struct LiveState {
     pub things: BTreeMap<String, LiveThing>,
     /// Certificates IoT knows from the fleet's CA, by certificate id.
     pub certificates: BTreeMap<String, LiveCertificate>,
+    /// Thing types that exist (of those the spec names).
+    pub thing_types: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +91,8 @@ pub struct LiveCertificate {
     pub subject_cn: Option<String>,
     pub not_before: i64,
     pub not_after: i64,
+    /// When IoT registered it (unix seconds): the start of a rotation overlap.
+    pub created_at: i64,
     pub public_key_sha256: String,
     pub things: BTreeSet<String>,
     pub policies: BTreeSet<String>,
@@ -103,13 +107,18 @@ impl LiveState {
     }
 
     /// The fleet's certificates whose subject CN is `device`, oldest first.
-    pub fn certificates_of<'a>(&'a self, device: &'a str) -> impl Iterator<Item = &'a LiveCertificate> + 'a {
+    pub fn certificates_of<'a>(
+        &'a self,
+        device: &'a str,
+    ) -> impl Iterator<Item = &'a LiveCertificate> + 'a {
         let mut certs: Vec<&LiveCertificate> = self
             .certificates
             .values()
             .filter(|c| c.subject_cn.as_deref() == Some(device))
             .collect();
-        certs.sort_by(|a, b| (a.not_before, &a.id).cmp(&(b.not_before, &b.id)));
+        certs.sort_by(|a, b| {
+            (a.created_at, a.not_before, &a.id).cmp(&(b.created_at, b.not_before, &b.id))
+        });
         certs.into_iter()
     }
 }

@@ -29,8 +29,8 @@ pub struct CertInfo {
 
 /// The DER of the first certificate in `pem`.
 pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, CertError> {
-    let (_, parsed) =
-        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| CertError::Pem(e.to_string()))?;
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| CertError::Pem(e.to_string()))?;
     if parsed.label != "CERTIFICATE" {
         return Err(CertError::Pem(format!("found a {} block", parsed.label)));
     }
@@ -50,7 +50,9 @@ pub fn parse_der(der: &[u8]) -> Result<CertInfo, CertError> {
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_string);
     Ok(CertInfo {
-        serial: hex::encode(cert.tbs_certificate.raw_serial()).trim_start_matches("00").to_string(),
+        serial: hex::encode(cert.tbs_certificate.raw_serial())
+            .trim_start_matches("00")
+            .to_string(),
         subject_cn,
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),

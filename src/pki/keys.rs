@@ -13,7 +13,10 @@ use zeroize::Zeroizing;
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: not a usable P-256 private key: {reason}")]
     BadKey { path: String, reason: String },
     #[error("building the CSR for {common_name}: {reason}")]
@@ -28,7 +31,9 @@ pub struct DeviceKey {
 impl std::fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
-        f.debug_struct("DeviceKey").field("public_key_sha256", &self.public_key_sha256()).finish()
+        f.debug_struct("DeviceKey")
+            .field("public_key_sha256", &self.public_key_sha256())
+            .finish()
     }
 }
 
@@ -48,12 +53,18 @@ impl DeviceKey {
 
     /// A CSR (PEM) whose CN is `common_name`.
     pub fn csr_pem(&self, common_name: &str) -> Result<String, KeyError> {
-        let err = |reason: String| KeyError::Csr { common_name: common_name.to_string(), reason };
-        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(|e| err(e.to_string()))?;
+        let err = |reason: String| KeyError::Csr {
+            common_name: common_name.to_string(),
+            reason,
+        };
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).map_err(|e| err(e.to_string()))?;
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, common_name);
         params.distinguished_name = dn;
-        let csr = params.serialize_request(&self.pair).map_err(|e| err(e.to_string()))?;
+        let csr = params
+            .serialize_request(&self.pair)
+            .map_err(|e| err(e.to_string()))?;
         csr.pem().map_err(|e| err(e.to_string()))
     }
 
@@ -79,7 +90,10 @@ impl DeviceKey {
     /// Write the key as PKCS#8 PEM with mode 0600 (its directory 0700),
     /// atomically: a crash leaves either no file or the whole key.
     pub fn write(&self, path: &Path) -> Result<(), KeyError> {
-        let io = |source| KeyError::Io { path: path.display().to_string(), source };
+        let io = |source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        };
         if let Some(dir) = path.parent() {
             create_private_dir(dir).map_err(io)?;
         }
@@ -101,7 +115,10 @@ impl DeviceKey {
 
 /// Create `dir` (and parents) with mode 0700, and tighten it if it exists.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
 }
 
@@ -117,7 +134,11 @@ mod tests {
         key.write(&path).unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let dir_mode = fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let dir_mode = fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(dir_mode, 0o700);
         let again = DeviceKey::read(&path).unwrap();
         assert_eq!(again.public_key_sha256(), key.public_key_sha256());
@@ -130,10 +151,20 @@ mod tests {
         let pem = key.csr_pem("sensor-001").unwrap();
         let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();
         let (_, csr) =
-            x509_parser::certification_request::X509CertificationRequest::from_der(&block.contents).unwrap();
+            x509_parser::certification_request::X509CertificationRequest::from_der(&block.contents)
+                .unwrap();
         let info = &csr.certification_request_info;
-        let cn = info.subject.iter_common_name().next().unwrap().as_str().unwrap();
+        let cn = info
+            .subject
+            .iter_common_name()
+            .next()
+            .unwrap()
+            .as_str()
+            .unwrap();
         assert_eq!(cn, "sensor-001");
-        assert_eq!(super::super::cert::spki_sha256(info.subject_pki.raw), key.public_key_sha256());
+        assert_eq!(
+            super::super::cert::spki_sha256(info.subject_pki.raw),
+            key.public_key_sha256()
+        );
     }
 }

@@ -3,4 +3,5 @@
 //! zeroizing buffers and never logged.
 
 pub mod cert;
+pub mod csr;
 pub mod keys;

@@ -1,1 +1,4 @@
-//! See DESIGN.md section 4.
+//! Showing plans and reports. Rendering is separate from the data: each
+//! format is a function of a `Plan` (or `ApplyReport`) and nothing else.
+
+pub mod text;

@@ -1,0 +1,88 @@
+//! What a device needs to connect, written under `output.dir/<device>/`:
+//! certificate.pem, chain.pem (the CA certificate, not the leaf),
+//! AmazonRootCA1.pem (the root AWS IoT's ATS server certificates chain to),
+//! connection.json, and private-key.pem (0600) when fleetcert made the key.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::pki::keys::create_private_dir;
+
+/// Amazon Root CA 1: public, from Debian's ca-certificates
+/// (`/usr/share/ca-certificates/mozilla/Amazon_Root_CA_1.crt`).
+pub const AMAZON_ROOT_CA_1: &str = include_str!("../../data/AmazonRootCA1.pem");
+
+pub fn device_dir(output_dir: &Path, device: &str) -> PathBuf {
+    output_dir.join(device)
+}
+
+/// A key generated for a certificate not yet written out.
+pub fn pending_key_path(output_dir: &Path, device: &str) -> PathBuf {
+    device_dir(output_dir, device).join("pending-key.pem")
+}
+
+pub fn key_path(output_dir: &Path, device: &str) -> PathBuf {
+    device_dir(output_dir, device).join("private-key.pem")
+}
+
+#[derive(Serialize)]
+struct Connection<'a> {
+    endpoint: &'a str,
+    port: u16,
+    client_id: &'a str,
+    thing_name: &'a str,
+    certificate_id: &'a str,
+    certificate: &'static str,
+    chain: &'static str,
+    private_key: Option<&'static str>,
+    server_root_ca: &'static str,
+}
+
+pub struct DeviceFiles<'a> {
+    pub output_dir: &'a Path,
+    pub device: &'a str,
+    pub certificate_pem: &'a str,
+    pub certificate_id: &'a str,
+    pub ca_pem: &'a str,
+    pub endpoint: &'a str,
+}
+
+fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents)?;
+    fs::rename(&tmp, path)
+}
+
+impl DeviceFiles<'_> {
+    /// Write everything; promote a pending generated key to private-key.pem
+    /// last, so the key file always matches certificate.pem once both exist.
+    pub fn write(&self) -> std::io::Result<()> {
+        let dir = device_dir(self.output_dir, self.device);
+        create_private_dir(&dir)?;
+        let pending = pending_key_path(self.output_dir, self.device);
+        let has_key = pending.exists() || key_path(self.output_dir, self.device).exists();
+        write_atomic(&dir.join("certificate.pem"), self.certificate_pem)?;
+        write_atomic(&dir.join("chain.pem"), self.ca_pem)?;
+        write_atomic(&dir.join("AmazonRootCA1.pem"), AMAZON_ROOT_CA_1)?;
+        let connection = Connection {
+            endpoint: self.endpoint,
+            port: 8883,
+            client_id: self.device,
+            thing_name: self.device,
+            certificate_id: self.certificate_id,
+            certificate: "certificate.pem",
+            chain: "chain.pem",
+            private_key: has_key.then_some("private-key.pem"),
+            server_root_ca: "AmazonRootCA1.pem",
+        };
+        let mut json = serde_json::to_string_pretty(&connection).expect("connection serializes");
+        json.push('\n');
+        write_atomic(&dir.join("connection.json"), &json)?;
+        if pending.exists() {
+            fs::rename(&pending, key_path(self.output_dir, self.device))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,592 @@
+//! The executor. It never re-plans, picks ids or reorders: it runs the
+//! operations it is given, resolving only "the certificate issued earlier in
+//! this change" and "the fleet's CA" to the values AWS returned.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use tokio::sync::OnceCell;
+
+use super::files::{self, DeviceFiles};
+use super::{ApplyReport, ChangeReport, Outcome};
+use crate::cloud::{Cloud, CloudError};
+use crate::live::LiveCa;
+use crate::pki::keys::DeviceKey;
+use crate::plan::{CertRef, Change, KeySource, Operation, Phase, Plan, token};
+use crate::spec::{DeviceKey as SpecKey, Spec};
+
+const CLIENT_AUTH_TEMPLATE: &str = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1";
+const ROOT_CA_TEMPLATE: &str = "arn:aws:acm-pca:::template/RootCACertificate/V1";
+const VERIFICATION_TEMPLATE: &str = "arn:aws:acm-pca:::template/EndEntityCertificate/V1";
+
+/// Settings for one apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// How many devices are worked on at once.
+    pub concurrency: usize,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self { concurrency: 16 }
+    }
+}
+
+/// The fleet CA as apply needs it: known from the live state, or created
+/// and activated by the plan's CA phase.
+#[derive(Debug, Clone, Default)]
+struct CaState {
+    arn: Option<String>,
+    pem: Option<String>,
+    signing_algorithm: String,
+}
+
+struct Context<'a> {
+    cloud: &'a Cloud,
+    spec: &'a Spec,
+    ca: Mutex<CaState>,
+    endpoint: OnceCell<String>,
+    on_done: &'a (dyn Fn(&ChangeReport) + Sync),
+}
+
+/// What one change has produced so far.
+#[derive(Default)]
+struct ChangeState {
+    key: Option<DeviceKey>,
+    issued_pem: Option<String>,
+    registered: Option<(String, String)>,
+}
+
+/// A failure inside one change.
+struct Failure {
+    error: CloudError,
+    completed: usize,
+}
+
+fn local_error(
+    operation: &'static str,
+    resource: &str,
+    code: &str,
+    message: impl Into<String>,
+) -> CloudError {
+    CloudError::new(operation, resource, code, message)
+}
+
+/// Run `plan`. `live_ca` is the fleet CA as read when planning (None when
+/// the plan creates it). `on_done` is told about each finished change.
+pub async fn execute(
+    plan: &Plan,
+    spec: &Spec,
+    cloud: &Cloud,
+    live_ca: Option<&LiveCa>,
+    options: &ApplyOptions,
+    on_done: &(dyn Fn(&ChangeReport) + Sync),
+) -> ApplyReport {
+    let ca = CaState {
+        arn: live_ca.map(|ca| ca.arn.clone()),
+        pem: live_ca.and_then(|ca| ca.certificate_pem.clone()),
+        signing_algorithm: live_ca
+            .map(|ca| ca.signing_algorithm.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| match &spec.ca {
+                crate::spec::CaSpec::Create {
+                    signing_algorithm, ..
+                } => signing_algorithm.aws_name().to_string(),
+                crate::spec::CaSpec::Adopt { .. } => "SHA256WITHECDSA".to_string(),
+            }),
+    };
+    let context = Context {
+        cloud,
+        spec,
+        ca: Mutex::new(ca),
+        endpoint: OnceCell::new(),
+        on_done,
+    };
+    let mut reports: BTreeMap<usize, ChangeReport> = BTreeMap::new();
+    // A failed CA or CA-registration change leaves nothing to build on.
+    let mut blocked: Option<String> = None;
+    for phase in [
+        Phase::Ca,
+        Phase::CaRegistration,
+        Phase::Policies,
+        Phase::Devices,
+        Phase::Retire,
+        Phase::Cleanup,
+    ] {
+        // Group this phase's changes by device (None: one group per change).
+        let mut groups: BTreeMap<String, Vec<(usize, &Change)>> = BTreeMap::new();
+        for (index, change) in plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.phase == phase)
+        {
+            let key = change
+                .device
+                .clone()
+                .map(|d| format!("d:{d}"))
+                .unwrap_or_else(|| format!("c:{index:08}"));
+            groups.entry(key).or_default().push((index, change));
+        }
+        if groups.is_empty() {
+            continue;
+        }
+        let blocked_now = blocked.clone();
+        let context = &context;
+        let results: Vec<Vec<(usize, ChangeReport)>> = stream::iter(groups.into_values())
+            .map(|group| {
+                let blocked_now = blocked_now.clone();
+                async move {
+                    let mut out = Vec::new();
+                    let mut failed: Option<String> = blocked_now;
+                    for (index, change) in group {
+                        let outcome = match &failed {
+                            Some(because) => Outcome::Skipped {
+                                because: because.clone(),
+                            },
+                            None => match run_change(context, change).await {
+                                Ok(()) => Outcome::Succeeded,
+                                Err(failure) => {
+                                    failed = Some(format!("{} failed", change.address));
+                                    Outcome::Failed {
+                                        operation: failure.error.operation.to_string(),
+                                        code: failure.error.code.clone(),
+                                        message: format!(
+                                            "{}: {}",
+                                            failure.error.resource, failure.error.message
+                                        ),
+                                        completed: failure.completed,
+                                    }
+                                }
+                            },
+                        };
+                        let report = ChangeReport {
+                            address: change.address.clone(),
+                            action: change.action,
+                            outcome,
+                        };
+                        (context.on_done)(&report);
+                        out.push((index, report));
+                    }
+                    out
+                }
+            })
+            .buffer_unordered(if matches!(phase, Phase::Ca | Phase::CaRegistration) {
+                1
+            } else {
+                options.concurrency.max(1)
+            })
+            .collect()
+            .await;
+        for (index, report) in results.into_iter().flatten() {
+            if matches!(phase, Phase::Ca | Phase::CaRegistration)
+                && !matches!(report.outcome, Outcome::Succeeded)
+            {
+                blocked.get_or_insert_with(|| format!("{} did not succeed", report.address));
+            }
+            reports.insert(index, report);
+        }
+    }
+    ApplyReport {
+        changes: reports.into_values().collect(),
+    }
+}
+
+async fn run_change(context: &Context<'_>, change: &Change) -> Result<(), Failure> {
+    let mut state = ChangeState::default();
+    for (completed, operation) in change.operations.iter().enumerate() {
+        run_operation(context, &mut state, operation)
+            .await
+            .map_err(|error| Failure { error, completed })?;
+    }
+    Ok(())
+}
+
+impl Context<'_> {
+    fn ca_arn(&self) -> Result<String, CloudError> {
+        self.ca
+            .lock()
+            .expect("CA state")
+            .arn
+            .clone()
+            .ok_or_else(|| local_error("apply", "ca", "NoCa", "the fleet CA does not exist yet"))
+    }
+
+    fn ca_pem(&self) -> Result<String, CloudError> {
+        self.ca
+            .lock()
+            .expect("CA state")
+            .pem
+            .clone()
+            .ok_or_else(|| {
+                local_error(
+                    "apply",
+                    "ca",
+                    "NoCaCertificate",
+                    "the fleet CA has no certificate yet",
+                )
+            })
+    }
+
+    fn signing_algorithm(&self) -> &'static str {
+        match self.ca.lock().expect("CA state").signing_algorithm.as_str() {
+            "SHA384WITHECDSA" => "SHA384WITHECDSA",
+            "SHA512WITHECDSA" => "SHA512WITHECDSA",
+            "SHA256WITHRSA" => "SHA256WITHRSA",
+            "SHA384WITHRSA" => "SHA384WITHRSA",
+            "SHA512WITHRSA" => "SHA512WITHRSA",
+            _ => "SHA256WITHECDSA",
+        }
+    }
+
+    fn output_dir(&self) -> PathBuf {
+        self.spec.output_dir.clone()
+    }
+
+    async fn endpoint(&self) -> Result<String, CloudError> {
+        self.endpoint
+            .get_or_try_init(|| self.cloud.data_endpoint())
+            .await
+            .cloned()
+    }
+}
+
+fn static_str(value: &str) -> &'static str {
+    // PCA's enum names, mapped to 'static for the SDK builders.
+    match value {
+        "DAYS" => "DAYS",
+        "MONTHS" => "MONTHS",
+        "YEARS" => "YEARS",
+        "EC_prime256v1" => "EC_prime256v1",
+        "EC_secp384r1" => "EC_secp384r1",
+        "RSA_2048" => "RSA_2048",
+        "RSA_4096" => "RSA_4096",
+        "SHA256WITHECDSA" => "SHA256WITHECDSA",
+        "SHA384WITHECDSA" => "SHA384WITHECDSA",
+        "SHA512WITHECDSA" => "SHA512WITHECDSA",
+        "SHA256WITHRSA" => "SHA256WITHRSA",
+        "SHA384WITHRSA" => "SHA384WITHRSA",
+        "SHA512WITHRSA" => "SHA512WITHRSA",
+        "ACTIVE" => "ACTIVE",
+        "INACTIVE" => "INACTIVE",
+        "REVOKED" => "REVOKED",
+        "KEY_COMPROMISE" => "KEY_COMPROMISE",
+        "CERTIFICATE_AUTHORITY_COMPROMISE" => "CERTIFICATE_AUTHORITY_COMPROMISE",
+        "AFFILIATION_CHANGED" => "AFFILIATION_CHANGED",
+        "SUPERSEDED" => "SUPERSEDED",
+        "CESSATION_OF_OPERATION" => "CESSATION_OF_OPERATION",
+        "PRIVILEGE_WITHDRAWN" => "PRIVILEGE_WITHDRAWN",
+        "A_A_COMPROMISE" => "A_A_COMPROMISE",
+        _ => "UNSPECIFIED",
+    }
+}
+
+fn resolve<'s>(
+    state: &'s ChangeState,
+    cert: &'s CertRef,
+) -> Result<(&'s str, &'s str), CloudError> {
+    match cert {
+        CertRef::Existing { id, arn } => Ok((id, arn)),
+        CertRef::Issued => state
+            .registered
+            .as_ref()
+            .map(|(id, arn)| (id.as_str(), arn.as_str()))
+            .ok_or_else(|| {
+                local_error(
+                    "apply",
+                    "certificate",
+                    "NotRegistered",
+                    "the new certificate is not registered yet",
+                )
+            }),
+    }
+}
+
+async fn run_operation(
+    context: &Context<'_>,
+    state: &mut ChangeState,
+    operation: &Operation,
+) -> Result<(), CloudError> {
+    let cloud = context.cloud;
+    let fleet = context.spec.fleet.as_str();
+    match operation {
+        Operation::CreateCa {
+            subject,
+            key_algorithm,
+            signing_algorithm,
+            idempotency_token,
+        } => {
+            let arn = cloud
+                .create_root_ca(
+                    fleet,
+                    subject,
+                    static_str(key_algorithm),
+                    static_str(signing_algorithm),
+                    idempotency_token,
+                )
+                .await?;
+            // CreateCertificateAuthority is asynchronous: wait out CREATING.
+            for _ in 0..120 {
+                if cloud.ca_status(&arn).await? != "CREATING" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            let mut ca = context.ca.lock().expect("CA state");
+            ca.arn = Some(arn);
+            ca.signing_algorithm = signing_algorithm.clone();
+        }
+        Operation::ActivateRootCa {
+            validity_type,
+            validity_value,
+            signing_algorithm,
+        } => {
+            let arn = context.ca_arn()?;
+            let csr = cloud.ca_csr(&arn).await?;
+            let token = token::derive(&["root-ca-certificate", &arn]);
+            let cert_arn = cloud
+                .issue_certificate(
+                    &arn,
+                    &csr,
+                    ROOT_CA_TEMPLATE,
+                    static_str(signing_algorithm),
+                    (static_str(validity_type), i64::from(*validity_value)),
+                    &token,
+                    "fleet CA",
+                )
+                .await?;
+            let issued = cloud.get_certificate(&arn, &cert_arn).await?;
+            cloud.import_ca_certificate(&arn, &issued.pem).await?;
+            context.ca.lock().expect("CA state").pem = Some(issued.pem);
+        }
+        Operation::TagCa { arn } => cloud.tag_ca(arn, fleet).await?,
+        Operation::RegisterCa {
+            sni_only,
+            active,
+            auto_registration,
+        } => {
+            let ca_pem = context.ca_pem()?;
+            let verification = if *sni_only {
+                None
+            } else {
+                // DEFAULT mode: a certificate whose CN is the account's
+                // registration code, signed by the CA being registered (AWS
+                // IoT Developer Guide, "Register a CA certificate").
+                let code = cloud.registration_code().await?;
+                let ca_arn = context.ca_arn()?;
+                let key = DeviceKey::generate();
+                let csr = key.csr_pem(&code).map_err(|e| {
+                    local_error("apply", "verification certificate", "Csr", e.to_string())
+                })?;
+                let token = token::derive(&[
+                    "verification-certificate",
+                    &ca_arn,
+                    &code,
+                    &key.public_key_sha256(),
+                ]);
+                let cert_arn = cloud
+                    .issue_certificate(
+                        &ca_arn,
+                        &csr,
+                        VERIFICATION_TEMPLATE,
+                        context.signing_algorithm(),
+                        ("DAYS", 1),
+                        &token,
+                        "verification certificate",
+                    )
+                    .await?;
+                Some(cloud.get_certificate(&ca_arn, &cert_arn).await?.pem)
+            };
+            cloud
+                .register_ca(
+                    &ca_pem,
+                    verification.as_deref(),
+                    *sni_only,
+                    *active,
+                    *auto_registration,
+                )
+                .await?;
+        }
+        Operation::UpdateCaRegistration {
+            certificate_id,
+            active,
+            auto_registration,
+        } => {
+            cloud
+                .update_ca(certificate_id, *active, *auto_registration)
+                .await?
+        }
+        Operation::CreateThingType {
+            name,
+            description,
+            searchable_attributes,
+        } => {
+            cloud
+                .create_thing_type(name, description.as_deref(), searchable_attributes)
+                .await?
+        }
+        Operation::CreatePolicy { name, document } => {
+            cloud.create_policy(fleet, name, document).await?
+        }
+        Operation::TagPolicy { arn, .. } => cloud.tag_policy(fleet, arn).await?,
+        Operation::DeletePolicyVersion { name, version_id } => {
+            cloud.delete_policy_version(name, version_id).await?
+        }
+        Operation::CreatePolicyVersion { name, document } => {
+            cloud.create_policy_version(name, document).await?
+        }
+        Operation::DeletePolicy { name } => cloud.delete_policy(name).await?,
+        Operation::CreateThing {
+            name,
+            thing_type,
+            attributes,
+        } => {
+            cloud
+                .create_thing(fleet, name, thing_type.as_deref(), attributes)
+                .await?
+        }
+        Operation::UpdateThing {
+            name,
+            thing_type,
+            attributes,
+            expected_version,
+        } => {
+            let thing_type = thing_type.as_ref().map(|t| t.as_deref());
+            cloud
+                .update_thing(name, thing_type, attributes, Some(*expected_version))
+                .await?
+        }
+        Operation::DeleteThing { name } => cloud.delete_thing(name).await?,
+        Operation::GenerateKey { device, avoid } => {
+            let path = files::pending_key_path(&context.output_dir(), device);
+            let reusable = if path.exists() {
+                DeviceKey::read(&path)
+                    .ok()
+                    .filter(|key| !avoid.contains(&key.public_key_sha256()))
+            } else {
+                None
+            };
+            let key = match reusable {
+                Some(key) => key,
+                None => {
+                    let key = DeviceKey::generate();
+                    // Written before the certificate is requested.
+                    key.write(&path)
+                        .map_err(|e| local_error("apply", device, "KeyWrite", e.to_string()))?;
+                    key
+                }
+            };
+            state.key = Some(key);
+        }
+        Operation::IssueCertificate {
+            device,
+            key,
+            validity_type,
+            validity_value,
+            replaces,
+        } => {
+            let (csr_pem, key_id) = match key {
+                KeySource::Csr { sha256, .. } => {
+                    let Some(SpecKey::Csr(csr)) = context.spec.devices.get(device).map(|d| &d.key)
+                    else {
+                        return Err(local_error(
+                            "apply",
+                            device,
+                            "NoCsr",
+                            "the spec has no CSR for this device",
+                        ));
+                    };
+                    if &csr.sha256 != sha256 {
+                        return Err(local_error(
+                            "apply",
+                            device,
+                            "CsrChanged",
+                            "the CSR changed since the plan was made",
+                        ));
+                    }
+                    (csr.pem.clone(), csr.sha256.clone())
+                }
+                KeySource::Generated => {
+                    let key = state.key.as_ref().ok_or_else(|| {
+                        local_error("apply", device, "NoKey", "no key was generated")
+                    })?;
+                    let csr = key
+                        .csr_pem(device)
+                        .map_err(|e| local_error("apply", device, "Csr", e.to_string()))?;
+                    (csr, key.public_key_sha256())
+                }
+            };
+            let ca_arn = context.ca_arn()?;
+            let token = token::for_device_certificate(fleet, device, &key_id, replaces.as_deref());
+            let cert_arn = cloud
+                .issue_certificate(
+                    &ca_arn,
+                    &csr_pem,
+                    CLIENT_AUTH_TEMPLATE,
+                    context.signing_algorithm(),
+                    (static_str(validity_type), i64::from(*validity_value)),
+                    &token,
+                    device,
+                )
+                .await?;
+            state.issued_pem = Some(cloud.get_certificate(&ca_arn, &cert_arn).await?.pem);
+        }
+        Operation::RegisterCertificate { device } => {
+            let pem = state.issued_pem.as_ref().ok_or_else(|| {
+                local_error("apply", device, "NotIssued", "no certificate was issued")
+            })?;
+            let ca_pem = context.ca_pem()?;
+            let registration = cloud.register_certificate(pem, &ca_pem, device).await?;
+            state.registered = Some((registration.id, registration.arn));
+        }
+        Operation::AttachThing { thing, cert } => {
+            cloud.attach_thing(thing, resolve(state, cert)?.1).await?
+        }
+        Operation::DetachThing { thing, cert } => {
+            cloud.detach_thing(thing, resolve(state, cert)?.1).await?
+        }
+        Operation::AttachPolicy { policy, cert } => {
+            cloud.attach_policy(policy, resolve(state, cert)?.1).await?
+        }
+        Operation::DetachPolicy { policy, cert } => {
+            cloud.detach_policy(policy, resolve(state, cert)?.1).await?
+        }
+        Operation::SetCertificateStatus { cert, status } => {
+            cloud
+                .set_certificate_status(resolve(state, cert)?.0, static_str(status))
+                .await?
+        }
+        Operation::RevokeInPca { serial, reason } => {
+            let ca_arn = context.ca_arn()?;
+            cloud
+                .revoke_certificate(&ca_arn, serial, static_str(reason))
+                .await?
+        }
+        Operation::DeleteCertificate { cert } => {
+            cloud.delete_certificate(resolve(state, cert)?.0).await?
+        }
+        Operation::WriteDeviceFiles { device } => {
+            let pem = state.issued_pem.clone().ok_or_else(|| {
+                local_error("apply", device, "NotIssued", "no certificate was issued")
+            })?;
+            let (id, _) = resolve(state, &CertRef::Issued)?;
+            let endpoint = context.endpoint().await?;
+            let ca_pem = context.ca_pem()?;
+            let output_dir = context.output_dir();
+            DeviceFiles {
+                output_dir: &output_dir,
+                device,
+                certificate_pem: &pem,
+                certificate_id: id,
+                ca_pem: &ca_pem,
+                endpoint: &endpoint,
+            }
+            .write()
+            .map_err(|e| local_error("apply", device, "WriteFiles", e.to_string()))?;
+        }
+    }
+    Ok(())
+}
