@@ -1,0 +1,232 @@
+//! MQTT over TLS mutual authentication, for real: a mosquitto broker whose
+//! client CA is the fleet's CA accepts a device that presents the
+//! certificate.pem and private-key.pem fleetcert wrote, and refuses a
+//! certificate from another CA.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
+};
+
+use crate::fleet_dir::{FleetDir, run};
+use crate::harness::{Account, shared};
+
+fn tool(name: &str) -> PathBuf {
+    for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
+        let path = Path::new(dir).join(name);
+        if path.exists() {
+            return path;
+        }
+    }
+    panic!(
+        "{name} is not installed: run `make test` (scripts/system-deps.sh installs mosquitto and mosquitto-clients)"
+    );
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A CA (self-signed) and a leaf it signs, as PEM files in `dir`.
+struct Pki {
+    ca_cert: PathBuf,
+    leaf_cert: PathBuf,
+    leaf_key: PathBuf,
+}
+
+fn make_pki(dir: &Path, prefix: &str, ca_cn: &str, leaf_cn: &str, leaf_names: &[&str]) -> Pki {
+    let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.distinguished_name.push(DnType::CommonName, ca_cn);
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let names: Vec<String> = leaf_names.iter().map(|n| n.to_string()).collect();
+    let mut leaf_params = CertificateParams::new(names).unwrap();
+    leaf_params
+        .distinguished_name
+        .push(DnType::CommonName, leaf_cn);
+    let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
+    let pki = Pki {
+        ca_cert: dir.join(format!("{prefix}-ca.pem")),
+        leaf_cert: dir.join(format!("{prefix}-cert.pem")),
+        leaf_key: dir.join(format!("{prefix}-key.pem")),
+    };
+    std::fs::write(&pki.ca_cert, ca_cert.pem()).unwrap();
+    std::fs::write(&pki.leaf_cert, leaf.pem()).unwrap();
+    std::fs::write(&pki.leaf_key, leaf_key.serialize_pem()).unwrap();
+    pki
+}
+
+struct Broker(Child);
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_broker(dir: &Path, port: u16, client_ca: &Path, server: &Pki) -> Broker {
+    let config = dir.join("mosquitto.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "listener {port} 127.0.0.1\nuser root\nallow_anonymous true\nrequire_certificate true\nuse_identity_as_username true\n\
+             cafile {}\ncertfile {}\nkeyfile {}\npersistence false\nlog_dest stderr\n",
+            client_ca.display(),
+            server.leaf_cert.display(),
+            server.leaf_key.display()
+        ),
+    )
+    .unwrap();
+    // `user root` keeps a root-started broker from dropping to a user that
+    // cannot read the test's private temporary files.
+    let log = dir.join("mosquitto.log");
+    let child = Command::new(tool("mosquitto"))
+        .arg("-c")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("start mosquitto");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto did not start listening on {port}:\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Broker(child)
+}
+
+fn client(port: u16, server_ca: &Path, cert: &Path, key: &Path, id: &str) -> Command {
+    let mut command = Command::new(tool("mosquitto_pub"));
+    command
+        .args([
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "-i",
+            id,
+            "-q",
+            "1",
+        ])
+        .arg("--cafile")
+        .arg(server_ca)
+        .arg("--cert")
+        .arg(cert)
+        .arg("--key")
+        .arg(key);
+    command
+}
+
+#[test]
+fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is_refused() {
+    let account = Account::new(shared());
+    let fleet = FleetDir::root_example();
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
+
+    let tls = tempfile::tempdir().unwrap();
+    let server = make_pki(
+        tls.path(),
+        "server",
+        "Test Broker CA",
+        "localhost",
+        &["localhost", "127.0.0.1"],
+    );
+    let port = free_port();
+    let out = fleet.path().join("out");
+    let _broker = start_broker(tls.path(), port, &out.join("sensor-003/chain.pem"), &server);
+
+    // A subscriber (gateway-01) waits for one message; sensor-003 publishes it.
+    let mut subscriber = Command::new(tool("mosquitto_sub"));
+    subscriber
+        .args([
+            "-h",
+            "localhost",
+            "-p",
+            &port.to_string(),
+            "-i",
+            "gateway-01",
+            "-t",
+            "factory-a/#",
+            "-C",
+            "1",
+            "-W",
+            "20",
+        ])
+        .arg("--cafile")
+        .arg(&server.ca_cert)
+        .arg("--cert")
+        .arg(out.join("gateway-01/certificate.pem"))
+        .arg("--key")
+        .arg(out.join("gateway-01/private-key.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let subscriber = subscriber.spawn().expect("start mosquitto_sub");
+    std::thread::sleep(Duration::from_millis(700));
+
+    let published = client(
+        port,
+        &server.ca_cert,
+        &out.join("sensor-003/certificate.pem"),
+        &out.join("sensor-003/private-key.pem"),
+        "sensor-003",
+    )
+    .args([
+        "-t",
+        "factory-a/sensor-003/telemetry",
+        "-m",
+        "hello from sensor-003",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        published.status.success(),
+        "the device could not publish: {}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let received = subscriber.wait_with_output().unwrap();
+    assert!(
+        received.status.success(),
+        "the subscriber failed: {}",
+        String::from_utf8_lossy(&received.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&received.stdout).trim(),
+        "hello from sensor-003"
+    );
+
+    // A certificate from another CA is refused by the TLS handshake.
+    let foreign = make_pki(tls.path(), "foreign", "Some Other CA", "sensor-003", &[]);
+    let refused = client(
+        port,
+        &server.ca_cert,
+        &foreign.leaf_cert,
+        &foreign.leaf_key,
+        "sensor-003",
+    )
+    .args(["-t", "factory-a/sensor-003/telemetry", "-m", "intruder"])
+    .output()
+    .unwrap();
+    assert!(
+        !refused.status.success(),
+        "a certificate from another CA was accepted"
+    );
+}

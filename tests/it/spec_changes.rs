@@ -1,0 +1,62 @@
+//! Changing the spec gives a plan with exactly those changes, with reasons
+//! and policy diffs, and apply converges again.
+
+use crate::fleet_dir::{FleetDir, run};
+use crate::harness::{Account, shared};
+
+#[test]
+fn each_spec_change_is_planned_exactly_and_converges() {
+    let account = Account::new(shared());
+    let fleet = FleetDir::root_example();
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
+
+    // An attribute, a policy document, a device's policy list, a new device.
+    fleet.edit(
+        "    attributes: {line: A, model: x1}\n  - name: sensor-002",
+        "    attributes: {line: C, model: x1}\n  - name: sensor-002",
+    );
+    let telemetry = std::fs::read_to_string(fleet.path().join("policies/telemetry.json")).unwrap();
+    let mut document: serde_json::Value = serde_json::from_str(&telemetry).unwrap();
+    document["Statement"].as_array_mut().unwrap().push(serde_json::json!({
+        "Effect": "Allow",
+        "Action": "iot:Subscribe",
+        "Resource": "arn:aws:iot:*:*:topicfilter/factory-a/${iot:Connection.Thing.ThingName}/config"
+    }));
+    fleet.write(
+        "policies/telemetry.json",
+        &serde_json::to_string_pretty(&document).unwrap(),
+    );
+    fleet.edit(
+        "  - name: sensor-002\n    csr: csr/sensor-002.csr\n",
+        "  - name: sensor-002\n    csr: csr/sensor-002.csr\n    policies: [telemetry, ota]\n",
+    );
+    fleet.edit(
+        "  - name: gateway-01\n",
+        "  - name: sensor-004\n    attributes: {line: C}\n  - name: gateway-01\n",
+    );
+
+    let plan = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(
+        plan.code, 2,
+        "changes give exit code 2:\n{}{}",
+        plan.stdout, plan.stderr
+    );
+    insta::with_settings!({filters => vec![(r"\b[0-9a-f]{10}\b", "[cert-id]")]}, {
+        insta::assert_snapshot!("spec_changes_plan", plan.stdout);
+    });
+
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
+    let again = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
+    assert!(again.stdout.contains("No changes."), "{}", again.stdout);
+}
