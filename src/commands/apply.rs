@@ -42,11 +42,8 @@ pub fn apply(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         }
         if plan.exceeds_guard() && !args.allow_destructive {
             bail!(
-                "refusing to apply: the plan revokes, deactivates or deletes {} resources, more than \
-                 lifecycle.max_destructive_changes ({}); check the spec (did a device list go missing?) and \
-                 pass --allow-destructive if this is intended",
-                plan.destructive_count(),
-                plan.max_destructive_changes
+                "refusing to apply: {}; check the spec and pass --allow-destructive if this is intended",
+                plan.guard.join("; and ")
             );
         }
         if !args.auto_approve && !confirm()? {

@@ -61,6 +61,14 @@ pub fn parse_der(der: &[u8]) -> Result<CertInfo, CertError> {
     })
 }
 
+/// A serial number as lowercase hex without leading zeros (the form PCA's
+/// certificate ARNs and revocation records use).
+pub fn serial_hex(raw: &[u8]) -> String {
+    let text = hex::encode(raw);
+    let trimmed = text.trim_start_matches('0');
+    if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
+}
+
 /// SHA-256 of a SubjectPublicKeyInfo DER, as in [`CertInfo::public_key_sha256`].
 pub fn spki_sha256(spki_der: &[u8]) -> String {
     hex::encode(Sha256::digest(spki_der))

@@ -106,13 +106,45 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     let mut changes = planner.changes;
     // Stable: within a phase, the order the planner chose stays.
     changes.sort_by_key(|c| c.phase);
+    let guard = guard(spec, live, &changes);
     Ok(Plan {
         fleet: spec.fleet.clone(),
         at: options.now,
         changes,
         warnings: planner.warnings,
         max_destructive_changes: spec.lifecycle.max_destructive_changes,
+        guard,
     })
+}
+
+/// The blast-radius guard: too many destructive changes, or a spec that
+/// looks like it lost its device list (most of the fleet's live devices
+/// gone from it), must not go through silently.
+fn guard(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let destructive = changes.iter().filter(|c| c.action.is_destructive()).count();
+    let limit = spec.lifecycle.max_destructive_changes as usize;
+    if destructive > limit {
+        reasons.push(format!(
+            "it revokes, deactivates or deletes {destructive} resources, more than lifecycle.max_destructive_changes ({limit})"
+        ));
+    }
+    let live_devices: BTreeSet<&str> = live
+        .things
+        .values()
+        .filter(|t| t.owner.as_deref() == Some(spec.fleet.as_str()))
+        .map(|t| t.name.as_str())
+        .chain(live.certificates.values().filter(|c| c.status != "REVOKED").filter_map(|c| c.subject_cn.as_deref()))
+        .collect();
+    let departing = live_devices.iter().filter(|d| !spec.devices.contains_key(**d)).count();
+    let departs = changes.iter().any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
+    if departs && departing >= 2 && departing * 2 > live_devices.len() {
+        reasons.push(format!(
+            "{departing} of the fleet's {} live devices are missing from the spec (did a device list or include go missing?)",
+            live_devices.len()
+        ));
+    }
+    reasons
 }
 
 struct Planner<'a> {
@@ -1020,7 +1052,9 @@ impl Planner<'_> {
                 (OnRemoval::Deactivate, _) => {}
             }
         }
-        if lifecycle.on_removal == OnRemoval::Keep || !lifecycle.delete_things {
+        // Only revocation is final enough to delete the thing; `deactivate`
+        // is reversible and keeps the thing with its certificate.
+        if lifecycle.on_removal != OnRemoval::Revoke || !lifecycle.delete_things {
             return;
         }
         let fleet = self.fleet().to_string();

@@ -292,6 +292,9 @@ pub struct Plan {
     pub warnings: Vec<String>,
     /// The blast-radius guard's limit (`lifecycle.max_destructive_changes`).
     pub max_destructive_changes: u32,
+    /// Why apply must refuse this plan without `--allow-destructive` (empty
+    /// when it need not).
+    pub guard: Vec<String>,
 }
 
 /// Counts for the closing line.
@@ -335,6 +338,6 @@ impl Plan {
 
     /// Whether apply must refuse this plan without `--allow-destructive`.
     pub fn exceeds_guard(&self) -> bool {
-        self.destructive_count() > self.max_destructive_changes as usize
+        !self.guard.is_empty()
     }
 }

@@ -85,14 +85,11 @@ pub fn plan(plan: &Plan, color: bool) -> String {
     if plan.is_empty() {
         out.push_str("No changes. The fleet matches the spec.\n");
     } else {
-        if plan.exceeds_guard() {
+        for reason in &plan.guard {
             let _ = writeln!(
                 out,
-                "{} this plan revokes, deactivates or deletes {} resources, more than \
-                 lifecycle.max_destructive_changes ({}): apply refuses it without --allow-destructive.\n",
-                paint(color, AnsiColor::Red.on_default().bold(), "Warning:"),
-                plan.destructive_count(),
-                plan.max_destructive_changes
+                "{} apply refuses this plan without --allow-destructive: {reason}.\n",
+                paint(color, AnsiColor::Red.on_default().bold(), "Guard:"),
             );
         }
         out.push_str("fleetcert will perform the following actions:\n");

@@ -5,6 +5,7 @@ mod aws_check;
 mod emulator_flow;
 mod fleet_dir;
 mod harness;
+mod lifecycle;
 mod mqtt;
 mod reconcile;
 mod spec_changes;
