@@ -16,10 +16,11 @@ build:
 demo: emulator-setup build
 	scripts/demo.sh
 
+# `cargo test` runs the unit, integration and doc tests; benchmarks (harness =
+# false) are built by `cargo bench`, never run here.
 test: setup
 	tests/emulator/run_tests.sh
-	cargo test --locked --all-targets
-	cargo test --locked --doc
+	cargo test --locked
 
 lint:
 	cargo fmt --all -- --check
