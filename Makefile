@@ -10,8 +10,10 @@ setup: emulator-setup
 emulator-setup:
 	tests/emulator/setup.sh
 
+# The dev profile optimises dependencies (Cargo.toml), so the demo and the
+# tests share one build.
 build:
-	cargo build --release --locked
+	cargo build --locked
 
 demo: emulator-setup build
 	scripts/demo.sh

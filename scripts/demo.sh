@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=target/release/fleetcert
-[ -x "$bin" ] || cargo build --release --locked
+cargo build --locked --quiet
+bin=target/debug/fleetcert
 
 log=$(mktemp)
 tests/emulator/run.sh --host 127.0.0.1 --port 0 >"$log" 2>&1 &
@@ -24,6 +24,10 @@ port=$(sed -n 's/.*FLEETCERT_EMULATOR_READY port=\([0-9]*\).*/\1/p' "$log")
 export AWS_ACCESS_KEY_ID=123456789012 AWS_SECRET_ACCESS_KEY=demo-secret
 export AWS_REGION=ap-northeast-1 AWS_ENDPOINT_URL="http://127.0.0.1:$port"
 unset AWS_PROFILE AWS_SESSION_TOKEN
+
+# Each demo starts a fresh emulator: files from an earlier demo belong to
+# certificates that no longer exist.
+rm -rf out
 
 step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 
