@@ -67,6 +67,9 @@ struct CaLimits {
     validity: Option<CertValidity>,
 }
 
+/// What reading and checking one CSR gave: an unreadable file (why), or the check's result.
+type CsrOutcome = Result<Result<CsrInfo, CsrError>, String>;
+
 struct CsrJob {
     device: String,
     /// False for a duplicate device: checked, but not attached to a device.
@@ -142,12 +145,12 @@ impl Loader {
         let message = format!("cannot read {what} `{}`: {problem}", display_path(path));
         let (file, loc) = at.unwrap_or((path, Loc::default()));
         let file = file.to_path_buf();
-        self.error(
-            &file,
-            loc,
-            message,
-            "paths in fleet.yaml are relative to the directory of fleet.yaml",
-        );
+        let hint = if path == self.spec_path {
+            "name the spec with -f, e.g. `fleetcert validate -f path/to/fleet.yaml`"
+        } else {
+            "paths in fleet.yaml are relative to the directory of fleet.yaml"
+        };
+        self.error(&file, loc, message, hint);
         None
     }
 
@@ -600,6 +603,7 @@ impl Loader {
                     document: value,
                     canonical,
                     source,
+                    adopt: policy.value.adopt.unwrap_or(false),
                 },
             );
         }
@@ -967,12 +971,13 @@ impl Loader {
                 line: name.loc.line,
                 column: name.loc.column,
             },
+            adopt: device.adopt.unwrap_or(false),
         })
     }
 
     /// Reads and checks every CSR in parallel, then reports in device order.
     fn check_csrs(&mut self, jobs: Vec<CsrJob>, devices: &mut BTreeMap<String, DeviceSpec>) {
-        let results: Vec<(Vec<u8>, Result<Result<CsrInfo, CsrError>, String>)> = jobs
+        let results: Vec<(Vec<u8>, CsrOutcome)> = jobs
             .par_iter()
             .map(|job| match std::fs::read(&job.path) {
                 Err(error) => (Vec::new(), Err(io_problem(&error))),
@@ -1541,7 +1546,7 @@ fn strip_position(message: &str, marker: &str) -> String {
 fn bad_chars(text: &str, extra: &str) -> String {
     let mut seen: Vec<char> = Vec::new();
     for c in text.chars() {
-        if !(c.is_ascii_alphanumeric() || extra.contains(c)) && !seen.contains(&c) {
+        if !(c.is_ascii_alphanumeric() || extra.contains(c) || seen.contains(&c)) {
             seen.push(c);
         }
     }

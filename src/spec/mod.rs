@@ -133,6 +133,8 @@ pub struct PolicySpec {
     pub canonical: String,
     /// The file it came from, if not inline.
     pub source: Option<PathBuf>,
+    /// Take over an existing policy of this name that fleetcert does not own.
+    pub adopt: bool,
 }
 
 /// An IoT thing type.
@@ -158,6 +160,8 @@ pub struct DeviceSpec {
     pub revoked: Option<RevocationReason>,
     /// Where the device is declared.
     pub source: SourceLocation,
+    /// Take over an existing thing of this name that carries no fleetcert marker.
+    pub adopt: bool,
 }
 
 /// Where a device's key comes from.
@@ -257,3 +261,6 @@ fn sorted(value: &serde_json::Value) -> serde_json::Value {
         other => other.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;

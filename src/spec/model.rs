@@ -306,6 +306,11 @@ pub struct PolicyFile {
     /// The policy document: a path to a JSON file (relative to fleet.yaml) or
     /// the document inline as a mapping.
     pub document: Sp<PolicyDocument>,
+    /// Take over an existing IoT policy of this name that fleetcert does not
+    /// own yet (as `fleetcert import` writes). Without it, such a policy is
+    /// left alone and the plan refuses. Default false.
+    #[serde(default)]
+    pub adopt: Option<bool>,
 }
 
 /// A policy document: where it comes from.
@@ -416,6 +421,11 @@ pub struct DeviceFile {
     #[serde(default)]
     #[schemars(with = "Option<RevocationReason>")]
     pub revocation_reason: Option<Text>,
+    /// Take over an existing thing of this name that carries no fleetcert
+    /// marker (as `fleetcert import` writes). Without it, such a thing is left
+    /// alone and the plan refuses. Default false.
+    #[serde(default)]
+    pub adopt: Option<bool>,
 }
 
 /// A file named by `include`: a mapping with a `devices:` list.

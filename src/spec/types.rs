@@ -87,7 +87,7 @@ impl fmt::Display for SpecDuration {
         }
         let (suffix, unit) = DURATION_UNITS
             .iter()
-            .find(|(_, unit)| self.0 % unit == 0)
+            .find(|(_, unit)| self.0.is_multiple_of(*unit))
             .copied()
             .unwrap_or(("s", 1));
         write!(f, "{}{suffix}", self.0 / unit)
