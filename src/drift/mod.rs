@@ -1,0 +1,471 @@
+//! Drift: pure. Compares the spec, the live state and what fleetcert would do
+//! about it (the plan `plan::diff` makes), and tells apart:
+//!
+//! - what changed in AWS behind fleetcert's back (a policy version set by
+//!   hand, a certificate deactivated, a policy detached, a thing edited or
+//!   deleted, a certificate from the fleet's CA registered outside the spec),
+//! - certificates IoT auto-registered from the fleet's CA (JITR/JITP leave
+//!   them PENDING_ACTIVATION),
+//! - what the spec asks that was never applied (a new device, an edit not yet
+//!   applied, a renewal that is due).
+//!
+//! Telling "changed in AWS" from "never applied" needs evidence, since
+//! fleetcert keeps no state file. It uses three kinds:
+//! 1. states fleetcert never produces (an INACTIVE current certificate, a
+//!    thing gone while its certificate remains, a certificate from the fleet
+//!    CA for no device of the spec);
+//! 2. history AWS keeps (a policy's versions: the spec's document is still
+//!    there, but another version is the default);
+//! 3. the digest of the spec fleetcert last applied in full, recorded on the
+//!    fleet's lock thing: when it equals today's spec, every difference
+//!    happened in AWS. When the spec changed since, a difference with no
+//!    other evidence is reported as not applied, and says it may be either.
+
+pub mod text;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::live::{LiveCertificate, LiveState};
+use crate::plan::{Change, Detail, Operation, Plan};
+use crate::spec::Spec;
+
+/// Which side moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// AWS was changed behind fleetcert's back.
+    ChangedOutside,
+    /// IoT registered a certificate from the fleet's CA by itself (JITR/JITP).
+    AutoRegistered,
+    /// The spec asks for something not applied yet.
+    NotApplied,
+}
+
+impl DriftKind {
+    pub fn title(self) -> &'static str {
+        match self {
+            DriftKind::ChangedOutside => "Changed in AWS outside fleetcert",
+            DriftKind::AutoRegistered => "Auto-registered by AWS IoT",
+            DriftKind::NotApplied => "In the spec but not applied",
+        }
+    }
+}
+
+/// One difference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftItem {
+    pub kind: DriftKind,
+    /// snake_case, e.g. `certificate_deactivated`.
+    pub code: String,
+    /// The resource, as in plans (`device.sensor-001.certificate`).
+    pub address: String,
+    /// A sentence for people.
+    pub text: String,
+    /// What `apply` would do about it (`["update"]`), empty if nothing.
+    pub apply_would: Vec<String>,
+    pub details: Vec<Detail>,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DriftReport {
+    pub fleet: String,
+    /// The moment checked (unix seconds).
+    pub at: i64,
+    /// Sorted by kind, then address.
+    pub items: Vec<DriftItem>,
+    /// Worth knowing, not drift (certificates expiring within renew_before).
+    pub warnings: Vec<String>,
+    /// Whether the spec is the one fleetcert last applied in full (`None`: no
+    /// apply recorded).
+    pub spec_last_applied: Option<bool>,
+}
+
+impl DriftReport {
+    pub fn in_sync(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn count(&self, kind: DriftKind) -> usize {
+        self.items.iter().filter(|i| i.kind == kind).count()
+    }
+}
+
+/// What AWS remembers that the live state does not hold.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// The digest of the spec fleetcert last applied in full, if recorded.
+    pub applied_digest: Option<String>,
+    /// For policies whose document differs from the spec: every version's
+    /// canonical document, by version id.
+    pub policy_versions: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(10)]
+}
+
+fn date(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+/// The certificate ids a change acts on.
+fn change_cert_ids(change: &Change) -> BTreeSet<&str> {
+    change
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            Operation::AttachThing { cert, .. }
+            | Operation::DetachThing { cert, .. }
+            | Operation::AttachPolicy { cert, .. }
+            | Operation::DetachPolicy { cert, .. }
+            | Operation::SetCertificateStatus { cert, .. }
+            | Operation::DeleteCertificate { cert } => match cert {
+                crate::plan::CertRef::Existing { id, .. } => Some(id.as_str()),
+                crate::plan::CertRef::Issued => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+/// Classify every difference between `spec` and `live`; `plan` is
+/// `plan::diff(spec, live, now)`.
+pub fn classify(
+    spec: &Spec,
+    live: &LiveState,
+    plan: &Plan,
+    evidence: &Evidence,
+    now: i64,
+) -> DriftReport {
+    let applied = evidence
+        .applied_digest
+        .as_ref()
+        .map(|digest| *digest == spec.digest);
+    let mut items = Vec::new();
+
+    // Certificates from the fleet CA that no spec device explains.
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
+    for cert in live.certificates.values() {
+        if cert.status == "PENDING_ACTIVATION" {
+            reported.insert(&cert.id);
+            items.push(auto_registered(cert));
+            continue;
+        }
+        if cert.status == "REVOKED" {
+            continue;
+        }
+        let cn = cert.subject_cn.as_deref();
+        let in_spec = cn.is_some_and(|cn| spec.devices.contains_key(cn));
+        // A device that left the spec keeps its thing (marked as the fleet's)
+        // until apply removes it: that is a removal not yet applied.
+        let departed_device = cn.is_some_and(|cn| {
+            live.things
+                .get(cn)
+                .is_some_and(|t| t.owner.as_deref() == Some(spec.fleet.as_str()))
+        }) || cert.things.iter().any(|t| {
+            live.things
+                .get(t)
+                .is_some_and(|t| t.owner.as_deref() == Some(spec.fleet.as_str()))
+        });
+        if !in_spec && !departed_device {
+            reported.insert(&cert.id);
+            items.push(DriftItem {
+                kind: DriftKind::ChangedOutside,
+                code: "certificate_registered_outside".into(),
+                address: format!("certificate.{}", short(&cert.id)),
+                text: format!(
+                    "certificate {} (CN {}, serial {}, {}) was issued by the fleet's CA and registered in IoT \
+                     outside the spec",
+                    short(&cert.id),
+                    cn.unwrap_or("(none)"),
+                    cert.serial,
+                    cert.status
+                ),
+                apply_would: planned_for(plan, &cert.id),
+                details: vec![],
+            });
+        }
+    }
+
+    for change in &plan.changes {
+        if change_cert_ids(change)
+            .iter()
+            .any(|id| reported.contains(id))
+        {
+            continue;
+        }
+        items.push(classify_change(change, spec, live, evidence, applied));
+    }
+
+    items.sort_by(|a, b| (a.kind, &a.address, &a.code).cmp(&(b.kind, &b.address, &b.code)));
+    DriftReport {
+        fleet: spec.fleet.clone(),
+        at: now,
+        items,
+        warnings: expiring(spec, live, now),
+        spec_last_applied: applied,
+    }
+}
+
+fn planned_for(plan: &Plan, cert_id: &str) -> Vec<String> {
+    plan.changes
+        .iter()
+        .filter(|c| change_cert_ids(c).contains(cert_id))
+        .flat_map(|c| c.action.as_list().iter().map(|a| a.to_string()))
+        .collect()
+}
+
+fn auto_registered(cert: &LiveCertificate) -> DriftItem {
+    DriftItem {
+        kind: DriftKind::AutoRegistered,
+        code: "certificate_auto_registered".into(),
+        address: format!("certificate.{}", short(&cert.id)),
+        text: format!(
+            "certificate {} (CN {}, serial {}) was registered by AWS IoT from the fleet's CA \
+             (just-in-time registration) and is PENDING_ACTIVATION; fleetcert does not manage it: \
+             add the device to the spec, or activate or delete the certificate",
+            short(&cert.id),
+            cert.subject_cn.as_deref().unwrap_or("(none)"),
+            cert.serial
+        ),
+        apply_would: vec![],
+        details: vec![],
+    }
+}
+
+fn item(change: &Change, kind: DriftKind, code: &str, text: String) -> DriftItem {
+    DriftItem {
+        kind,
+        code: code.to_string(),
+        address: change.address.clone(),
+        text,
+        apply_would: change
+            .action
+            .as_list()
+            .iter()
+            .map(|a| a.to_string())
+            .collect(),
+        details: change.details.clone(),
+    }
+}
+
+/// What the details of an attachment change say, as phrases.
+fn attachment_phrases(change: &Change) -> Vec<String> {
+    change
+        .details
+        .iter()
+        .filter_map(|d| match d {
+            Detail::Field {
+                name,
+                before,
+                after,
+            } => {
+                let what = name
+                    .strip_prefix("policies.")
+                    .map(|p| format!("policy {p}"))
+                    .unwrap_or_else(|| format!("{name} {}", after.as_deref().unwrap_or("")));
+                Some(match (before, after) {
+                    (None, Some(_)) => format!("{} is not attached", what.trim_end()),
+                    (Some(_), None) => format!("{what} is attached but not in the spec"),
+                    _ => format!("{name} differs"),
+                })
+            }
+            Detail::PolicyDocument { .. } => None,
+        })
+        .collect()
+}
+
+fn classify_change(
+    change: &Change,
+    spec: &Spec,
+    live: &LiveState,
+    evidence: &Evidence,
+    applied: Option<bool>,
+) -> DriftItem {
+    use DriftKind::{ChangedOutside, NotApplied};
+    let reason = &change.reason.text;
+    let device = change.device.as_deref().unwrap_or("");
+    let had_certificates = live.certificates_of(device).next().is_some();
+    // Without other evidence: when the spec is the one last applied, AWS moved.
+    let fallback = |outside_code: &str, pending_code: &str, what: &str| {
+        if applied == Some(true) {
+            item(
+                change,
+                ChangedOutside,
+                outside_code,
+                format!("{what}: changed in AWS after fleetcert applied this spec ({reason})"),
+            )
+        } else {
+            item(
+                change,
+                NotApplied,
+                pending_code,
+                format!(
+                    "{what}: not applied yet ({reason}); the spec changed since the last recorded apply, \
+                     so this may also be a change made in AWS"
+                ),
+            )
+        }
+    };
+    match change.reason.code.as_str() {
+        "certificate_inactive" => item(
+            change,
+            ChangedOutside,
+            "certificate_deactivated",
+            format!("{reason}: it was deactivated outside fleetcert"),
+        ),
+        "thing_missing" if had_certificates || applied == Some(true) => item(
+            change,
+            ChangedOutside,
+            "thing_deleted",
+            format!(
+                "thing {device} was deleted outside fleetcert (its certificate is still registered)"
+            ),
+        ),
+        "thing_missing" => item(
+            change,
+            NotApplied,
+            "device_not_applied",
+            format!("device {device} is in the spec but was never applied: {reason}"),
+        ),
+        "certificate_missing" if had_certificates => item(
+            change,
+            ChangedOutside,
+            "certificate_retired_outside",
+            format!(
+                "device {device}'s certificates were revoked or removed outside fleetcert: {reason}"
+            ),
+        ),
+        "certificate_missing" if applied == Some(true) => item(
+            change,
+            ChangedOutside,
+            "certificate_removed_outside",
+            format!("device {device} was applied but its certificate is gone: {reason}"),
+        ),
+        "certificate_missing" => item(
+            change,
+            NotApplied,
+            "device_not_applied",
+            format!("device {device} is in the spec but was never applied: {reason}"),
+        ),
+        "policy_document_changed" => {
+            let name = change.address.trim_start_matches("policy.");
+            let wanted = spec.policies.get(name).map(|p| p.canonical.as_str());
+            let versions = evidence.policy_versions.get(name);
+            let live_policy = live.policies.get(name);
+            let spec_version = versions.and_then(|v| {
+                v.iter()
+                    .find(|(id, doc)| {
+                        Some(doc.as_str()) == wanted
+                            && live_policy.is_some_and(|p| p.default_version != **id)
+                    })
+                    .map(|(id, _)| id.clone())
+            });
+            match (spec_version, live_policy) {
+                (Some(version), Some(policy)) => item(
+                    change,
+                    ChangedOutside,
+                    "policy_version_changed",
+                    format!(
+                        "policy {name}'s default version is {}, set outside fleetcert; the spec's document is \
+                         version {version}",
+                        policy.default_version
+                    ),
+                ),
+                _ => fallback(
+                    "policy_document_changed_outside",
+                    "policy_document_not_applied",
+                    &format!("policy {name}"),
+                ),
+            }
+        }
+        "policy_missing" => fallback(
+            "policy_deleted",
+            "policy_not_applied",
+            &format!("policy {}", change.address.trim_start_matches("policy.")),
+        ),
+        "attachments_differ" => {
+            let phrases = attachment_phrases(change).join(", ");
+            if applied == Some(true) {
+                item(
+                    change,
+                    ChangedOutside,
+                    "attachments_changed_outside",
+                    format!(
+                        "device {device}'s certificate attachments were changed outside fleetcert: {phrases} \
+                         (plans trust attachments by default: repair with `fleetcert apply --refresh full`)"
+                    ),
+                )
+            } else {
+                fallback(
+                    "attachments_changed_outside",
+                    "attachments_not_applied",
+                    &format!("device {device}: {phrases}"),
+                )
+            }
+        }
+        "thing_attributes_differ" => fallback(
+            "thing_edited",
+            "thing_attributes_not_applied",
+            &format!("thing {device}'s attributes or type"),
+        ),
+        "certificate_expiring" => item(
+            change,
+            NotApplied,
+            "renewal_due",
+            format!("device {device}: renewal due: {reason}"),
+        ),
+        "certificate_superseded" => item(
+            change,
+            NotApplied,
+            "retirement_due",
+            format!("device {device}: {reason}"),
+        ),
+        "device_removed" | "policy_removed" => item(
+            change,
+            NotApplied,
+            "removal_not_applied",
+            format!("{}: {reason}", change.address),
+        ),
+        "csr_changed" | "device_revoked" | "replace_requested" | "ca_missing" => item(
+            change,
+            NotApplied,
+            "spec_change_not_applied",
+            format!("{}: {reason}", change.address),
+        ),
+        _ => fallback("changed_outside", "not_applied", &change.address),
+    }
+}
+
+/// Certificates of spec devices that expire within their renew_before.
+fn expiring(spec: &Spec, live: &LiveState, now: i64) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for device in spec.devices.values() {
+        for cert in live.certificates_of(&device.name) {
+            if cert.status != "ACTIVE" {
+                continue;
+            }
+            let renew_at = cert.not_after - device.renew_before.as_secs() as i64;
+            if renew_at <= now {
+                let state = if cert.not_after <= now {
+                    "expired"
+                } else {
+                    "expires"
+                };
+                warnings.push(format!(
+                    "device {}: certificate {} {state} {} (within renew_before {})",
+                    device.name,
+                    short(&cert.id),
+                    date(cert.not_after),
+                    device.renew_before
+                ));
+            }
+        }
+    }
+    warnings
+}
