@@ -36,6 +36,34 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make AWS match the spec, or carry out a saved plan.
     Apply(ApplyArgs),
+    /// Report what differs between the spec and AWS; read-only. Exit 0 in
+    /// sync, 2 drift, 1 error.
+    Drift(DriftArgs),
+    /// Print the least-privilege IAM policy a pipeline role needs for this spec.
+    IamPolicy(IamPolicyArgs),
+    /// Release the fleet's apply lock held by a run that died.
+    ForceUnlock(ForceUnlockArgs),
+    /// Write a fleet.yaml (and policy files) for an existing IoT set-up whose
+    /// CA is an ACM PCA CA; its first plan only adopts.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The name of the fleet to create (marks everything fleetcert will manage).
+    #[arg(long, value_name = "NAME")]
+    pub fleet: String,
+    /// The ACM PCA CA whose certificates IoT knows.
+    #[arg(long, value_name = "ARN")]
+    pub ca_arn: String,
+    /// Where to write fleet.yaml and policies/.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// Overwrite an existing fleet.yaml there.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -68,6 +96,30 @@ pub enum Format {
     Markdown,
 }
 
+/// How live state is read (see `cloud::Refresh`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Cheap: lists plus the facts fleetcert recorded on each thing; trusts
+    /// attachments to be what fleetcert left (pull-request plans).
+    #[default]
+    Recorded,
+    /// Every certificate read one by one: sees attachments changed by hand
+    /// (what `drift` reports), at one call per certificate and attachment.
+    Full,
+}
+
+impl ReadMode {
+    pub fn refresh(self) -> crate::cloud::Refresh {
+        match self {
+            Self::Recorded => crate::cloud::Refresh::Recorded,
+            Self::Full => crate::cloud::Refresh::Full,
+        }
+    }
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -83,12 +135,23 @@ pub struct PlanArgs {
     /// Plan as of this moment (RFC 3339) instead of now.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Also save the plan to this file, for `fleetcert apply PLAN`.
+    #[arg(long, value_name = "PLAN")]
+    pub out: Option<PathBuf>,
+    /// How to read live state.
+    #[arg(long, value_enum, default_value_t = ReadMode::Recorded)]
+    pub refresh: ReadMode,
 }
 
 #[derive(Debug, Args, Clone)]
 pub struct ApplyArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
+    /// A plan saved by `fleetcert plan --out`: apply exactly that, or refuse
+    /// when AWS or the spec changed since.
+    #[arg(value_name = "PLAN")]
+    pub plan: Option<PathBuf>,
+    /// The fleet spec [default: fleet.yaml, or the spec a saved plan names].
+    #[arg(short = 'f', long = "file", value_name = "FLEET_YAML")]
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub aws: AwsArgs,
     /// Apply without asking for confirmation.
@@ -104,4 +167,60 @@ pub struct ApplyArgs {
     /// How many devices to work on at once.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub concurrency: usize,
+    /// How to read live state (a saved plan is re-read the way it was made).
+    #[arg(long, value_enum, default_value_t = ReadMode::Recorded)]
+    pub refresh: ReadMode,
+    /// How long to wait for the fleet's lock held by another apply (e.g. `0s`, `5m`).
+    #[arg(long, default_value = "0s", value_name = "DURATION")]
+    pub lock_timeout: crate::spec::SpecDuration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// How to show the report.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Check as of this moment (RFC 3339) instead of now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+}
+
+/// What the pipeline role will run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum IamMode {
+    /// `plan` and `drift` only: read-only.
+    #[default]
+    Plan,
+    /// `apply` too (includes everything `plan` needs).
+    Apply,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct IamPolicyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Read-only (plan, drift) or read-write (apply).
+    #[arg(long, value_enum, default_value_t = IamMode::Plan)]
+    pub mode: IamMode,
+    /// The AWS account id the ARNs name (`*` when not given).
+    #[arg(long, value_name = "ACCOUNT_ID")]
+    pub account: Option<String>,
+    /// The region the ARNs name [default: the spec's region, else `*`].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ForceUnlockArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// Release the lock only if this is its holder (as the lock error printed it).
+    #[arg(long, value_name = "HOLDER")]
+    pub holder: Option<String>,
 }

@@ -8,11 +8,16 @@ pub mod apply;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod drift;
 pub mod exit;
+pub mod import;
 pub mod live;
+pub mod lock;
 pub mod pki;
 pub mod plan;
+pub mod planfile;
 pub mod printer;
+pub mod progress;
 pub mod render;
 pub mod spec;
 

@@ -8,7 +8,7 @@
 mod files;
 mod run;
 
-pub use run::{ApplyOptions, execute};
+pub use run::{ApplyOptions, NoProgress, Progress, execute, execute_with_progress};
 
 use serde::Serialize;
 

@@ -15,6 +15,7 @@ use super::{ApplyReport, ChangeReport, Outcome};
 use crate::cloud::{Cloud, CloudError};
 use crate::live::LiveCa;
 use crate::pki::keys::DeviceKey;
+use crate::plan::marker::CertFacts;
 use crate::plan::{CertRef, Change, KeySource, Operation, Phase, Plan, token};
 use crate::spec::{DeviceKey as SpecKey, Spec};
 
@@ -34,6 +35,22 @@ impl Default for ApplyOptions {
         Self { concurrency: 16 }
     }
 }
+
+/// Told how an apply advances (e.g. progress bars). Every method has a
+/// do-nothing default.
+pub trait Progress: Sync {
+    /// A phase starts with this many changes.
+    fn phase_started(&self, _phase: Phase, _changes: usize) {}
+    /// One change of `phase` finished.
+    fn change_finished(&self, _phase: Phase, _report: &ChangeReport) {}
+    /// A phase is over.
+    fn phase_finished(&self, _phase: Phase) {}
+}
+
+/// No progress reporting.
+pub struct NoProgress;
+
+impl Progress for NoProgress {}
 
 /// The fleet CA as apply needs it: known from the live state, or created
 /// and activated by the plan's CA phase.
@@ -85,6 +102,25 @@ pub async fn execute(
     options: &ApplyOptions,
     on_done: &(dyn Fn(&ChangeReport) + Sync),
 ) -> ApplyReport {
+    execute_with_progress(plan, spec, cloud, live_ca, options, on_done, &NoProgress).await
+}
+
+/// [`execute`], telling `progress` how it advances.
+///
+/// Within a phase, devices are worked on `options.concurrency` at a time,
+/// each device's changes in order. Every AWS call waits for its own
+/// operation's rate limit (cloud/pacing.rs), so devices pipeline: while one
+/// waits for RegisterCertificate (the slowest quota), others are issuing or
+/// attaching, and the slowest operation's budget is used without gaps.
+pub async fn execute_with_progress(
+    plan: &Plan,
+    spec: &Spec,
+    cloud: &Cloud,
+    live_ca: Option<&LiveCa>,
+    options: &ApplyOptions,
+    on_done: &(dyn Fn(&ChangeReport) + Sync),
+    progress: &dyn Progress,
+) -> ApplyReport {
     let ca = CaState {
         arn: live_ca.map(|ca| ca.arn.clone()),
         pem: live_ca.and_then(|ca| ca.certificate_pem.clone()),
@@ -134,6 +170,7 @@ pub async fn execute(
         if groups.is_empty() {
             continue;
         }
+        progress.phase_started(phase, groups.values().map(Vec::len).sum());
         let blocked_now = blocked.clone();
         let context = &context;
         let results: Vec<Vec<(usize, ChangeReport)>> = stream::iter(groups.into_values())
@@ -169,6 +206,7 @@ pub async fn execute(
                             outcome,
                         };
                         (context.on_done)(&report);
+                        progress.change_finished(phase, &report);
                         out.push((index, report));
                     }
                     out
@@ -181,6 +219,7 @@ pub async fn execute(
             })
             .collect()
             .await;
+        progress.phase_finished(phase);
         for (index, report) in results.into_iter().flatten() {
             if matches!(phase, Phase::Ca | Phase::CaRegistration)
                 && !matches!(report.outcome, Outcome::Succeeded)
@@ -567,6 +606,39 @@ async fn run_operation(
         }
         Operation::DeleteCertificate { cert } => {
             cloud.delete_certificate(resolve(state, cert)?.0).await?
+        }
+        Operation::RecordFacts(record) => {
+            // The issued certificate's facts come from the certificate itself.
+            let issued = match &record.issued_policies {
+                None => None,
+                Some(policies) => {
+                    let pem = state.issued_pem.as_deref().ok_or_else(|| {
+                        local_error(
+                            "apply",
+                            &record.thing,
+                            "NotIssued",
+                            "no certificate was issued",
+                        )
+                    })?;
+                    let (id, _) = resolve(state, &CertRef::Issued)?;
+                    let info = crate::pki::cert::parse_pem(pem).map_err(|e| {
+                        local_error("apply", &record.thing, "BadCertificate", e.to_string())
+                    })?;
+                    Some(CertFacts {
+                        id: id.to_string(),
+                        serial: info.serial,
+                        not_before: info.not_before,
+                        not_after: info.not_after,
+                        public_key_sha256: info.public_key_sha256,
+                        policies: policies.clone(),
+                    })
+                }
+            };
+            let value = record.value(fleet, issued);
+            let attributes = BTreeMap::from([(crate::live::OWNER_ATTRIBUTE.to_string(), value)]);
+            cloud
+                .update_thing(&record.thing, None, &attributes, None)
+                .await?
         }
         Operation::WriteDeviceFiles { device } => {
             let pem = state.issued_pem.clone().ok_or_else(|| {

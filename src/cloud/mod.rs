@@ -1,17 +1,28 @@
 //! The only module that talks to AWS (and the only one that imports
 //! `aws_sdk_*`). It reads [`LiveState`](crate::live::LiveState) and performs
 //! one typed operation at a time, in fleetcert's own terms; no SDK type leaves
-//! it. Paging, retries and error mapping live here.
+//! it. Paging, pacing, retries and error mapping live here: every AWS call
+//! goes through [`Cloud::call`] (see `pacing.rs`).
 
+mod lock;
 mod ops;
+pub mod pacing;
 mod read;
 
 pub use ops::{IssuedCertificate, Registration};
-pub use read::CaLookup;
+pub use pacing::{DEFAULT_SHARE, Pacer, default_rate};
+pub use read::{CaLookup, Refresh};
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
-use aws_sdk_iot::error::ProvideErrorMetadata;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_iot::config::http::HttpResponse;
+use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+use pacing::Failed;
 
 /// An AWS call that failed, with the ids it was about and AWS's own code and
 /// message.
@@ -91,6 +102,20 @@ where
     }
 }
 
+/// Map a call that failed for good to a [`CloudError`], saying how many
+/// attempts were made when it was retried.
+fn failed<E>(operation: &'static str, resource: impl Into<String>, failed: Failed<E>) -> CloudError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let attempts = failed.attempts;
+    let mut error = aws_error(operation, resource, failed.error);
+    if attempts > 1 {
+        error.message = format!("{} (after {attempts} attempts)", error.message);
+    }
+    error
+}
+
 /// Where to reach AWS. Everything unset comes from the standard AWS chain.
 #[derive(Debug, Clone, Default)]
 pub struct CloudSettings {
@@ -104,12 +129,23 @@ pub struct Cloud {
     pca: aws_sdk_acmpca::Client,
     iot: aws_sdk_iot::Client,
     region: String,
+    /// Shared by clones: one set of rate limits per run.
+    pacer: Arc<Pacer>,
+    refresh: Refresh,
 }
 
 impl Cloud {
     pub async fn connect(settings: &CloudSettings) -> Result<Self, CloudError> {
+        // Retries are fleetcert's own (pacing.rs): the SDK tries each request
+        // once, so pacing sees every attempt and counts stay predictable.
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(5));
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(Duration::from_secs(60))
+                    .build(),
+            );
         if let Some(region) = &settings.region {
             loader = loader.region(aws_config::Region::new(region.clone()));
         }
@@ -132,10 +168,48 @@ impl Cloud {
             pca: aws_sdk_acmpca::Client::new(&config),
             iot: aws_sdk_iot::Client::new(&config),
             region,
+            pacer: Arc::new(Pacer::default()),
+            refresh: Refresh::default(),
         })
     }
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Use these requests-per-second limits (operation → rate, e.g.
+    /// `iot:RegisterCertificate` → 5) instead of the defaults (a share of
+    /// AWS's default quotas, `pacing.rs`). Later calls win per operation.
+    pub fn with_rate_limits(mut self, limits: &BTreeMap<String, f64>) -> Self {
+        let mut merged = self.pacer.rates();
+        merged.extend(limits.iter().map(|(op, rate)| (op.clone(), *rate)));
+        self.pacer = Arc::new(Pacer::new(&merged));
+        self
+    }
+
+    /// How `read_live` reads certificates (see [`Refresh`]).
+    pub fn with_refresh(mut self, refresh: Refresh) -> Self {
+        self.refresh = refresh;
+        self
+    }
+
+    pub fn refresh(&self) -> Refresh {
+        self.refresh
+    }
+
+    /// The rate (requests per second) this client keeps `operation` to.
+    pub fn rate_limit(&self, operation: &str) -> f64 {
+        self.pacer.rate(operation)
+    }
+
+    /// One AWS call, paced and retried (pacing.rs). `send` builds and sends
+    /// the request afresh on every attempt.
+    async fn call<T, E, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Failed<E>>
+    where
+        E: ProvideErrorMetadata,
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    {
+        pacing::call(&self.pacer, operation, send).await
     }
 }

@@ -5,10 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types as pca;
-use aws_sdk_iot::error::ProvideErrorMetadata;
 use aws_sdk_iot::types as iot;
 
-use super::{Cloud, CloudError, aws_error};
+use super::{Cloud, CloudError, failed};
 use crate::live::{OWNER_ATTRIBUTE, OWNER_TAG};
 
 /// `GetCertificate` and `GetCertificateAuthorityCsr` answer
@@ -85,16 +84,20 @@ impl Cloud {
                     e.to_string(),
                 )
             })?;
-        let created = self
+        let request = self
             .pca
             .create_certificate_authority()
             .certificate_authority_type(pca::CertificateAuthorityType::Root)
             .certificate_authority_configuration(config)
             .idempotency_token(idempotency_token)
-            .tags(tag)
-            .send()
+            .tags(tag);
+        // The idempotency token makes a retry return the same CA.
+        let created = self
+            .call("acm-pca:CreateCertificateAuthority", || {
+                request.clone().send()
+            })
             .await
-            .map_err(|e| aws_error("acm-pca:CreateCertificateAuthority", fleet, e))?;
+            .map_err(|e| failed("acm-pca:CreateCertificateAuthority", fleet, e))?;
         created
             .certificate_authority_arn()
             .map(str::to_string)
@@ -122,24 +125,28 @@ impl Cloud {
                     e.to_string(),
                 )
             })?;
-        self.pca
+        let request = self
+            .pca
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
-            .tags(tag)
-            .send()
+            .tags(tag);
+        self.call("acm-pca:TagCertificateAuthority", || request.clone().send())
             .await
-            .map_err(|e| aws_error("acm-pca:TagCertificateAuthority", arn, e))?;
+            .map_err(|e| failed("acm-pca:TagCertificateAuthority", arn, e))?;
         Ok(())
     }
 
     /// The CA's CSR, waiting while PCA still generates the key.
     pub async fn ca_csr(&self, arn: &str) -> Result<String, CloudError> {
         for _ in 0..IN_PROGRESS_POLLS {
-            match self
+            let request = self
                 .pca
                 .get_certificate_authority_csr()
-                .certificate_authority_arn(arn)
-                .send()
+                .certificate_authority_arn(arn);
+            match self
+                .call("acm-pca:GetCertificateAuthorityCsr", || {
+                    request.clone().send()
+                })
                 .await
             {
                 Ok(out) => {
@@ -160,7 +167,7 @@ impl Cloud {
                 {
                     tokio::time::sleep(IN_PROGRESS_WAIT).await
                 }
-                Err(e) => return Err(aws_error("acm-pca:GetCertificateAuthorityCsr", arn, e)),
+                Err(e) => return Err(failed("acm-pca:GetCertificateAuthorityCsr", arn, e)),
             }
         }
         Err(CloudError::new(
@@ -172,6 +179,7 @@ impl Cloud {
     }
 
     /// IssueCertificate. `validity` is PCA's (type, value), e.g. ("DAYS", 365).
+    #[allow(clippy::too_many_arguments)]
     pub async fn issue_certificate(
         &self,
         ca_arn: &str,
@@ -194,7 +202,7 @@ impl Cloud {
                     e.to_string(),
                 )
             })?;
-        let issued = self
+        let request = self
             .pca
             .issue_certificate()
             .certificate_authority_arn(ca_arn)
@@ -202,10 +210,14 @@ impl Cloud {
             .template_arn(template_arn)
             .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
             .validity(validity)
-            .idempotency_token(idempotency_token)
-            .send()
+            .idempotency_token(idempotency_token);
+        // The idempotency token makes a retry (after a 5xx or a dropped
+        // connection that PCA may have carried out) return the same
+        // certificate instead of issuing a second one.
+        let issued = self
+            .call("acm-pca:IssueCertificate", || request.clone().send())
             .await
-            .map_err(|e| aws_error("acm-pca:IssueCertificate", about, e))?;
+            .map_err(|e| failed("acm-pca:IssueCertificate", about, e))?;
         issued.certificate_arn().map(str::to_string).ok_or_else(|| {
             CloudError::new(
                 "acm-pca:IssueCertificate",
@@ -223,12 +235,13 @@ impl Cloud {
         cert_arn: &str,
     ) -> Result<IssuedCertificate, CloudError> {
         for _ in 0..IN_PROGRESS_POLLS {
-            match self
+            let request = self
                 .pca
                 .get_certificate()
                 .certificate_authority_arn(ca_arn)
-                .certificate_arn(cert_arn)
-                .send()
+                .certificate_arn(cert_arn);
+            match self
+                .call("acm-pca:GetCertificate", || request.clone().send())
                 .await
             {
                 Ok(out) => {
@@ -248,7 +261,7 @@ impl Cloud {
                 Err(e) if e.code() == Some("RequestInProgressException") => {
                     tokio::time::sleep(IN_PROGRESS_WAIT).await
                 }
-                Err(e) => return Err(aws_error("acm-pca:GetCertificate", cert_arn, e)),
+                Err(e) => return Err(failed("acm-pca:GetCertificate", cert_arn, e)),
             }
         }
         Err(CloudError::new(
@@ -260,13 +273,16 @@ impl Cloud {
     }
 
     pub async fn import_ca_certificate(&self, ca_arn: &str, pem: &str) -> Result<(), CloudError> {
-        self.pca
+        let request = self
+            .pca
             .import_certificate_authority_certificate()
             .certificate_authority_arn(ca_arn)
-            .certificate(Blob::new(pem.as_bytes().to_vec()))
-            .send()
-            .await
-            .map_err(|e| aws_error("acm-pca:ImportCertificateAuthorityCertificate", ca_arn, e))?;
+            .certificate(Blob::new(pem.as_bytes().to_vec()));
+        self.call("acm-pca:ImportCertificateAuthorityCertificate", || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed("acm-pca:ImportCertificateAuthorityCertificate", ca_arn, e))?;
         Ok(())
     }
 
@@ -277,30 +293,30 @@ impl Cloud {
         serial: &str,
         reason: &'static str,
     ) -> Result<(), CloudError> {
-        match self
+        let request = self
             .pca
             .revoke_certificate()
             .certificate_authority_arn(ca_arn)
             .certificate_serial(serial)
-            .revocation_reason(parse_enum::<pca::RevocationReason>(reason))
-            .send()
+            .revocation_reason(parse_enum::<pca::RevocationReason>(reason));
+        match self
+            .call("acm-pca:RevokeCertificate", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("RequestAlreadyProcessedException") => Ok(()),
-            Err(e) => Err(aws_error("acm-pca:RevokeCertificate", serial, e)),
+            Err(e) => Err(failed("acm-pca:RevokeCertificate", serial, e)),
         }
     }
 
     // ---- AWS IoT: the CA ---------------------------------------------------
 
     pub async fn registration_code(&self) -> Result<String, CloudError> {
+        let request = self.iot.get_registration_code();
         let out = self
-            .iot
-            .get_registration_code()
-            .send()
+            .call("iot:GetRegistrationCode", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:GetRegistrationCode", "", e))?;
+            .map_err(|e| failed("iot:GetRegistrationCode", "", e))?;
         out.registration_code().map(str::to_string).ok_or_else(|| {
             CloudError::new(
                 "iot:GetRegistrationCode",
@@ -325,17 +341,26 @@ impl Cloud {
         } else {
             iot::CertificateMode::Default
         };
-        let out = self
+        let request = self
             .iot
             .register_ca_certificate()
             .ca_certificate(ca_pem)
             .set_verification_certificate(verification_pem.map(str::to_string))
             .certificate_mode(mode)
             .set_as_active(active)
-            .allow_auto_registration(auto_registration)
-            .send()
+            .allow_auto_registration(auto_registration);
+        let out = match self
+            .call("iot:RegisterCACertificate", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:RegisterCACertificate", "fleet CA", e))?;
+        {
+            Ok(out) => out,
+            // An earlier attempt was carried out before its answer was lost:
+            // the CA is registered; the next plan reads its id.
+            Err(e) if e.retried() && e.code() == Some("ResourceAlreadyExistsException") => {
+                return Ok(String::new());
+            }
+            Err(e) => return Err(failed("iot:RegisterCACertificate", "fleet CA", e)),
+        };
         out.certificate_id().map(str::to_string).ok_or_else(|| {
             CloudError::new(
                 "iot:RegisterCACertificate",
@@ -352,7 +377,8 @@ impl Cloud {
         active: Option<bool>,
         auto_registration: Option<bool>,
     ) -> Result<(), CloudError> {
-        self.iot
+        let request = self
+            .iot
             .update_ca_certificate()
             .certificate_id(certificate_id)
             .set_new_status(active.map(|a| {
@@ -368,22 +394,20 @@ impl Cloud {
                 } else {
                     iot::AutoRegistrationStatus::Disable
                 }
-            }))
-            .send()
+            }));
+        self.call("iot:UpdateCACertificate", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:UpdateCACertificate", certificate_id, e))?;
+            .map_err(|e| failed("iot:UpdateCACertificate", certificate_id, e))?;
         Ok(())
     }
 
     /// The account's IoT data endpoint (ATS), for device connection files.
     pub async fn data_endpoint(&self) -> Result<String, CloudError> {
+        let request = self.iot.describe_endpoint().endpoint_type("iot:Data-ATS");
         let out = self
-            .iot
-            .describe_endpoint()
-            .endpoint_type("iot:Data-ATS")
-            .send()
+            .call("iot:DescribeEndpoint", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:DescribeEndpoint", "iot:Data-ATS", e))?;
+            .map_err(|e| failed("iot:DescribeEndpoint", "iot:Data-ATS", e))?;
         out.endpoint_address().map(str::to_string).ok_or_else(|| {
             CloudError::new(
                 "iot:DescribeEndpoint",
@@ -407,17 +431,20 @@ impl Cloud {
             .value(fleet)
             .build()
             .map_err(|e| CloudError::new("iot:CreatePolicy", name, "BuildError", e.to_string()))?;
-        match self
+        let request = self
             .iot
             .create_policy()
             .policy_name(name)
             .policy_document(document)
-            .tags(tag)
-            .send()
+            .tags(tag);
+        match self
+            .call("iot:CreatePolicy", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => Err(aws_error("iot:CreatePolicy", name, e)),
+            // An earlier attempt was carried out before its answer was lost.
+            Err(e) if e.retried() && e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
+            Err(e) => Err(failed("iot:CreatePolicy", name, e)),
         }
     }
 
@@ -427,13 +454,10 @@ impl Cloud {
             .value(fleet)
             .build()
             .map_err(|e| CloudError::new("iot:TagResource", arn, "BuildError", e.to_string()))?;
-        self.iot
-            .tag_resource()
-            .resource_arn(arn)
-            .tags(tag)
-            .send()
+        let request = self.iot.tag_resource().resource_arn(arn).tags(tag);
+        self.call("iot:TagResource", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:TagResource", arn, e))?;
+            .map_err(|e| failed("iot:TagResource", arn, e))?;
         Ok(())
     }
 
@@ -442,15 +466,23 @@ impl Cloud {
         name: &str,
         document: &str,
     ) -> Result<(), CloudError> {
-        self.iot
+        let request = self
+            .iot
             .create_policy_version()
             .policy_name(name)
             .policy_document(document)
-            .set_as_default(true)
-            .send()
+            .set_as_default(true);
+        match self
+            .call("iot:CreatePolicyVersion", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:CreatePolicyVersion", name, e))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // Retried after an attempt AWS may have carried out: a second
+            // version would be a duplicate (and count towards the limit of 5),
+            // so check whether the default version already says this.
+            Err(e) if e.retried() && self.policy_document_is(name, document).await => Ok(()),
+            Err(e) => Err(failed("iot:CreatePolicyVersion", name, e)),
+        }
     }
 
     pub async fn delete_policy_version(
@@ -458,17 +490,18 @@ impl Cloud {
         name: &str,
         version_id: &str,
     ) -> Result<(), CloudError> {
-        match self
+        let request = self
             .iot
             .delete_policy_version()
             .policy_name(name)
-            .policy_version_id(version_id)
-            .send()
+            .policy_version_id(version_id);
+        match self
+            .call("iot:DeletePolicyVersion", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error(
+            Err(e) => Err(failed(
                 "iot:DeletePolicyVersion",
                 format!("{name} v{version_id}"),
                 e,
@@ -477,36 +510,42 @@ impl Cloud {
     }
 
     pub async fn delete_policy(&self, name: &str) -> Result<(), CloudError> {
-        match self.iot.delete_policy().policy_name(name).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DeletePolicy", name, e)),
-        }
-    }
-
-    pub async fn attach_policy(&self, policy: &str, cert_arn: &str) -> Result<(), CloudError> {
-        self.iot
-            .attach_policy()
-            .policy_name(policy)
-            .target(cert_arn)
-            .send()
-            .await
-            .map_err(|e| aws_error("iot:AttachPolicy", format!("{policy} -> {cert_arn}"), e))?;
-        Ok(())
-    }
-
-    pub async fn detach_policy(&self, policy: &str, cert_arn: &str) -> Result<(), CloudError> {
+        let request = self.iot.delete_policy().policy_name(name);
         match self
-            .iot
-            .detach_policy()
-            .policy_name(policy)
-            .target(cert_arn)
-            .send()
+            .call("iot:DeletePolicy", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error(
+            Err(e) => Err(failed("iot:DeletePolicy", name, e)),
+        }
+    }
+
+    pub async fn attach_policy(&self, policy: &str, cert_arn: &str) -> Result<(), CloudError> {
+        let request = self
+            .iot
+            .attach_policy()
+            .policy_name(policy)
+            .target(cert_arn);
+        self.call("iot:AttachPolicy", || request.clone().send())
+            .await
+            .map_err(|e| failed("iot:AttachPolicy", format!("{policy} -> {cert_arn}"), e))?;
+        Ok(())
+    }
+
+    pub async fn detach_policy(&self, policy: &str, cert_arn: &str) -> Result<(), CloudError> {
+        let request = self
+            .iot
+            .detach_policy()
+            .policy_name(policy)
+            .target(cert_arn);
+        match self
+            .call("iot:DetachPolicy", || request.clone().send())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(failed(
                 "iot:DetachPolicy",
                 format!("{policy} -x- {cert_arn}"),
                 e,
@@ -528,14 +567,17 @@ impl Cloud {
         for (key, value) in attributes {
             payload = payload.attributes(key, value);
         }
-        self.iot
+        let request = self
+            .iot
             .create_thing()
             .thing_name(name)
             .set_thing_type_name(thing_type.map(str::to_string))
-            .attribute_payload(payload.build())
-            .send()
+            .attribute_payload(payload.build());
+        // CreateThing with the same name, type and attributes returns the
+        // existing thing (AWS IoT API reference, CreateThing), so a retry is safe.
+        self.call("iot:CreateThing", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:CreateThing", name, e))?;
+            .map_err(|e| failed("iot:CreateThing", name, e))?;
         Ok(())
     }
 
@@ -563,11 +605,22 @@ impl Cloud {
             Some(None) => request = request.remove_thing_type(true),
             None => {}
         }
-        request
-            .send()
+        match self
+            .call("iot:UpdateThing", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:UpdateThing", name, e))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // Retried after an attempt AWS may have carried out: that attempt
+            // bumped the version. Done if the thing now says what we sent.
+            Err(e)
+                if e.retried()
+                    && e.code() == Some("VersionConflictException")
+                    && self.thing_has(name, attributes).await =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed("iot:UpdateThing", name, e)),
+        }
     }
 
     pub async fn create_thing_type(
@@ -582,37 +635,43 @@ impl Cloud {
                 Some(searchable_attributes.to_vec()).filter(|a| !a.is_empty()),
             )
             .build();
-        match self
+        let request = self
             .iot
             .create_thing_type()
             .thing_type_name(name)
-            .thing_type_properties(properties)
-            .send()
+            .thing_type_properties(properties);
+        match self
+            .call("iot:CreateThingType", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(aws_error("iot:CreateThingType", name, e)),
+            Err(e) => Err(failed("iot:CreateThingType", name, e)),
         }
     }
 
     pub async fn delete_thing(&self, name: &str) -> Result<(), CloudError> {
-        match self.iot.delete_thing().thing_name(name).send().await {
+        let request = self.iot.delete_thing().thing_name(name);
+        match self
+            .call("iot:DeleteThing", || request.clone().send())
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DeleteThing", name, e)),
+            Err(e) => Err(failed("iot:DeleteThing", name, e)),
         }
     }
 
     pub async fn attach_thing(&self, thing: &str, cert_arn: &str) -> Result<(), CloudError> {
-        self.iot
+        let request = self
+            .iot
             .attach_thing_principal()
             .thing_name(thing)
-            .principal(cert_arn)
-            .send()
+            .principal(cert_arn);
+        self.call("iot:AttachThingPrincipal", || request.clone().send())
             .await
             .map_err(|e| {
-                aws_error(
+                failed(
                     "iot:AttachThingPrincipal",
                     format!("{thing} -> {cert_arn}"),
                     e,
@@ -622,17 +681,18 @@ impl Cloud {
     }
 
     pub async fn detach_thing(&self, thing: &str, cert_arn: &str) -> Result<(), CloudError> {
-        match self
+        let request = self
             .iot
             .detach_thing_principal()
             .thing_name(thing)
-            .principal(cert_arn)
-            .send()
+            .principal(cert_arn);
+        match self
+            .call("iot:DetachThingPrincipal", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error(
+            Err(e) => Err(failed(
                 "iot:DetachThingPrincipal",
                 format!("{thing} -x- {cert_arn}"),
                 e,
@@ -650,13 +710,14 @@ impl Cloud {
         ca_pem: &str,
         about: &str,
     ) -> Result<Registration, CloudError> {
-        match self
+        let request = self
             .iot
             .register_certificate()
             .certificate_pem(pem)
             .ca_certificate_pem(ca_pem)
-            .status(iot::CertificateStatus::Active)
-            .send()
+            .status(iot::CertificateStatus::Active);
+        match self
+            .call("iot:RegisterCertificate", || request.clone().send())
             .await
         {
             Ok(out) => match (out.certificate_id(), out.certificate_arn()) {
@@ -683,13 +744,11 @@ impl Cloud {
                     )
                 })?;
                 let id = crate::pki::cert::sha256_hex(&der);
+                let request = self.iot.describe_certificate().certificate_id(&id);
                 let described = self
-                    .iot
-                    .describe_certificate()
-                    .certificate_id(&id)
-                    .send()
+                    .call("iot:DescribeCertificate", || request.clone().send())
                     .await
-                    .map_err(|e| aws_error("iot:DescribeCertificate", &id, e))?;
+                    .map_err(|e| failed("iot:DescribeCertificate", &id, e))?;
                 let arn = described
                     .certificate_description()
                     .and_then(|d| d.certificate_arn())
@@ -699,7 +758,7 @@ impl Cloud {
                     })?;
                 Ok(Registration { id, arn })
             }
-            Err(e) => Err(aws_error("iot:RegisterCertificate", about, e)),
+            Err(e) => Err(failed("iot:RegisterCertificate", about, e)),
         }
     }
 
@@ -709,43 +768,100 @@ impl Cloud {
         id: &str,
         status: &'static str,
     ) -> Result<(), CloudError> {
-        self.iot
+        let request = self
+            .iot
             .update_certificate()
             .certificate_id(id)
-            .new_status(parse_enum::<iot::CertificateStatus>(status))
-            .send()
+            .new_status(parse_enum::<iot::CertificateStatus>(status));
+        match self
+            .call("iot:UpdateCertificate", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:UpdateCertificate", id, e))?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // REVOKED is terminal: a retry of a revocation AWS carried out is
+            // refused with CertificateStateException. Done if the status is
+            // already the one asked for.
+            Err(e)
+                if e.retried()
+                    && e.code() == Some("CertificateStateException")
+                    && self.certificate_status(id).await.as_deref() == Some(status) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed("iot:UpdateCertificate", id, e)),
+        }
     }
 
     pub async fn delete_certificate(&self, id: &str) -> Result<(), CloudError> {
+        let request = self.iot.delete_certificate().certificate_id(id);
         match self
-            .iot
-            .delete_certificate()
-            .certificate_id(id)
-            .send()
+            .call("iot:DeleteCertificate", || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(()),
-            Err(e) => Err(aws_error("iot:DeleteCertificate", id, e)),
+            Err(e) => Err(failed("iot:DeleteCertificate", id, e)),
         }
     }
 
     /// The CA's status right now (to wait for CREATING to end).
     pub async fn ca_status(&self, arn: &str) -> Result<String, CloudError> {
-        let described = self
+        let request = self
             .pca
             .describe_certificate_authority()
-            .certificate_authority_arn(arn)
-            .send()
+            .certificate_authority_arn(arn);
+        let described = self
+            .call("acm-pca:DescribeCertificateAuthority", || {
+                request.clone().send()
+            })
             .await
-            .map_err(|e| aws_error("acm-pca:DescribeCertificateAuthority", arn, e))?;
+            .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))?;
         Ok(described
             .certificate_authority()
             .and_then(|ca| ca.status())
             .map(|s| s.as_str().to_string())
             .unwrap_or_default())
+    }
+
+    /// Does policy `name`'s default version say `document` (canonically)?
+    async fn policy_document_is(&self, name: &str, document: &str) -> bool {
+        let request = self.iot.get_policy().policy_name(name);
+        match self.call("iot:GetPolicy", || request.clone().send()).await {
+            Ok(got) => {
+                super::read::canonical_json(got.policy_document().unwrap_or(""))
+                    == super::read::canonical_json(document)
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Does thing `name` carry these attributes (an empty value: absent)?
+    async fn thing_has(&self, name: &str, attributes: &BTreeMap<String, String>) -> bool {
+        let request = self.iot.describe_thing().thing_name(name);
+        match self
+            .call("iot:DescribeThing", || request.clone().send())
+            .await
+        {
+            Ok(thing) => {
+                let live = thing.attributes().cloned().unwrap_or_default();
+                attributes.iter().all(|(key, value)| {
+                    live.get(key).map(String::as_str).unwrap_or("") == value.as_str()
+                })
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// A certificate's status now, if it can be read.
+    async fn certificate_status(&self, id: &str) -> Option<String> {
+        let request = self.iot.describe_certificate().certificate_id(id);
+        let described = self
+            .call("iot:DescribeCertificate", || request.clone().send())
+            .await
+            .ok()?;
+        described
+            .certificate_description()
+            .and_then(|d| d.status())
+            .map(|s| s.as_str().to_string())
     }
 }

@@ -5,15 +5,32 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::{Cloud, CloudError, aws_error};
+use super::{Cloud, CloudError, failed};
 use crate::live::{
     LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing, OWNER_ATTRIBUTE,
     OWNER_TAG, PolicyVersion,
 };
 use crate::pki::cert;
+use crate::plan::marker::{self, CertFacts};
 
-/// How many reads run at once (each still paced by AWS's quotas).
-const READ_CONCURRENCY: usize = 8;
+/// How many reads run at once (each still paced: pacing.rs).
+const READ_CONCURRENCY: usize = 16;
+
+/// How certificates are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Refresh {
+    /// From the lists (ListThings, ListCertificatesByCA) and the facts
+    /// fleetcert recorded on each thing (plan/marker.rs): certificate
+    /// contents are immutable per id, statuses come from the list, and the
+    /// attachments are trusted to be what fleetcert left. Certificates without
+    /// a recorded fact are read one by one; REVOKED ones without a fact are
+    /// left out (terminal, and fleetcert detaches before it revokes).
+    #[default]
+    Recorded,
+    /// Every certificate read one by one (DescribeCertificate,
+    /// ListPrincipalThings, ListAttachedPolicies): verifies every attachment.
+    Full,
+}
 
 /// How to find the fleet's CA.
 #[derive(Debug, Clone)]
@@ -51,11 +68,16 @@ impl Cloud {
             None => None,
         };
         let policies = self.read_policies(fleet, wanted_policies).await?;
-        let things = self.read_things(fleet, wanted_things).await?;
-        let certificates = match &iot_ca {
-            Some(iot_ca) => self.read_certificates(&iot_ca.certificate_id).await?,
-            None => BTreeMap::new(),
-        };
+        // Things and certificates are the long lists: read them side by side.
+        let (things, listed) =
+            futures_util::try_join!(self.read_things(fleet, wanted_things), async {
+                match &iot_ca {
+                    Some(iot_ca) => self.list_certificates(&iot_ca.certificate_id).await,
+                    None => Ok(Vec::new()),
+                }
+            })?;
+        let (things, markers) = things;
+        let certificates = self.read_certificates(listed, &markers).await?;
         let thing_types = self.read_thing_types(wanted_thing_types).await?;
         Ok(LiveState {
             ca,
@@ -64,6 +86,7 @@ impl Cloud {
             things,
             certificates,
             thing_types,
+            markers,
         })
     }
 
@@ -74,14 +97,17 @@ impl Cloud {
                 let mut found = Vec::new();
                 let mut token = None;
                 loop {
-                    let page = self
+                    let request = self
                         .pca
                         .list_certificate_authorities()
                         .set_next_token(token)
-                        .max_results(100)
-                        .send()
+                        .max_results(100);
+                    let page = self
+                        .call("acm-pca:ListCertificateAuthorities", || {
+                            request.clone().send()
+                        })
                         .await
-                        .map_err(|e| aws_error("acm-pca:ListCertificateAuthorities", "", e))?;
+                        .map_err(|e| failed("acm-pca:ListCertificateAuthorities", "", e))?;
                     for ca in page.certificate_authorities() {
                         let status = ca.status().map(|s| s.as_str()).unwrap_or("");
                         if status == "DELETED" || status == "FAILED" {
@@ -118,14 +144,15 @@ impl Cloud {
     async fn ca_owner(&self, arn: &str) -> Result<Option<String>, CloudError> {
         let mut token = None;
         loop {
-            let page = self
+            let request = self
                 .pca
                 .list_tags()
                 .certificate_authority_arn(arn)
-                .set_next_token(token)
-                .send()
+                .set_next_token(token);
+            let page = self
+                .call("acm-pca:ListTags", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("acm-pca:ListTags", arn, e))?;
+                .map_err(|e| failed("acm-pca:ListTags", arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
                 return Ok(tag.value().map(str::to_string));
             }
@@ -137,13 +164,16 @@ impl Cloud {
     }
 
     async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
-        let described = self
+        let request = self
             .pca
             .describe_certificate_authority()
-            .certificate_authority_arn(arn)
-            .send()
+            .certificate_authority_arn(arn);
+        let described = self
+            .call("acm-pca:DescribeCertificateAuthority", || {
+                request.clone().send()
+            })
             .await
-            .map_err(|e| aws_error("acm-pca:DescribeCertificateAuthority", arn, e))?;
+            .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))?;
         let ca = described.certificate_authority().ok_or_else(|| {
             CloudError::new(
                 "acm-pca:DescribeCertificateAuthority",
@@ -164,13 +194,16 @@ impl Cloud {
             .map(|c| c.signing_algorithm().as_str().to_string())
             .unwrap_or_default();
         let certificate_pem = if matches!(status.as_str(), "ACTIVE" | "DISABLED" | "EXPIRED") {
-            let got = self
+            let request = self
                 .pca
                 .get_certificate_authority_certificate()
-                .certificate_authority_arn(arn)
-                .send()
+                .certificate_authority_arn(arn);
+            let got = self
+                .call("acm-pca:GetCertificateAuthorityCertificate", || {
+                    request.clone().send()
+                })
                 .await
-                .map_err(|e| aws_error("acm-pca:GetCertificateAuthorityCertificate", arn, e))?;
+                .map_err(|e| failed("acm-pca:GetCertificateAuthorityCertificate", arn, e))?;
             got.certificate().map(str::to_string)
         } else {
             None
@@ -196,25 +229,24 @@ impl Cloud {
         let want = cert::pem_to_der(ca_pem).ok();
         let mut marker = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_ca_certificates()
                 .set_marker(marker)
-                .page_size(100)
-                .send()
+                .page_size(100);
+            let page = self
+                .call("iot:ListCACertificates", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListCACertificates", "", e))?;
+                .map_err(|e| failed("iot:ListCACertificates", "", e))?;
             for listed in page.certificates() {
                 let Some(id) = listed.certificate_id() else {
                     continue;
                 };
+                let request = self.iot.describe_ca_certificate().certificate_id(id);
                 let described = self
-                    .iot
-                    .describe_ca_certificate()
-                    .certificate_id(id)
-                    .send()
+                    .call("iot:DescribeCACertificate", || request.clone().send())
                     .await
-                    .map_err(|e| aws_error("iot:DescribeCACertificate", id, e))?;
+                    .map_err(|e| failed("iot:DescribeCACertificate", id, e))?;
                 let Some(desc) = described.certificate_description() else {
                     continue;
                 };
@@ -252,14 +284,11 @@ impl Cloud {
         let mut listed = Vec::new();
         let mut marker = None;
         loop {
+            let request = self.iot.list_policies().set_marker(marker).page_size(250);
             let page = self
-                .iot
-                .list_policies()
-                .set_marker(marker)
-                .page_size(250)
-                .send()
+                .call("iot:ListPolicies", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListPolicies", "", e))?;
+                .map_err(|e| failed("iot:ListPolicies", "", e))?;
             for policy in page.policies() {
                 if let (Some(name), Some(arn)) = (policy.policy_name(), policy.policy_arn()) {
                     listed.push((name.to_string(), arn.to_string()));
@@ -294,20 +323,16 @@ impl Cloud {
         arn: String,
         owner: Option<String>,
     ) -> Result<LivePolicy, CloudError> {
+        let request = self.iot.get_policy().policy_name(&name);
         let got = self
-            .iot
-            .get_policy()
-            .policy_name(&name)
-            .send()
+            .call("iot:GetPolicy", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:GetPolicy", &name, e))?;
+            .map_err(|e| failed("iot:GetPolicy", &name, e))?;
+        let request = self.iot.list_policy_versions().policy_name(&name);
         let versions = self
-            .iot
-            .list_policy_versions()
-            .policy_name(&name)
-            .send()
+            .call("iot:ListPolicyVersions", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:ListPolicyVersions", &name, e))?;
+            .map_err(|e| failed("iot:ListPolicyVersions", &name, e))?;
         let mut versions: Vec<PolicyVersion> = versions
             .policy_versions()
             .iter()
@@ -334,14 +359,15 @@ impl Cloud {
     async fn resource_owner(&self, arn: &str) -> Result<Option<String>, CloudError> {
         let mut token = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_tags_for_resource()
                 .resource_arn(arn)
-                .set_next_token(token)
-                .send()
+                .set_next_token(token);
+            let page = self
+                .call("iot:ListTagsForResource", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListTagsForResource", arn, e))?;
+                .map_err(|e| failed("iot:ListTagsForResource", arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
                 return Ok(tag.value().map(str::to_string));
             }
@@ -352,35 +378,50 @@ impl Cloud {
         }
     }
 
+    /// The fleet's things (and the unowned ones the spec names), with the
+    /// `fleetcert` attribute of each fleet thing (its recorded facts).
+    #[allow(clippy::type_complexity)]
     async fn read_things(
         &self,
         fleet: &str,
         wanted: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, LiveThing>, CloudError> {
+    ) -> Result<(BTreeMap<String, LiveThing>, BTreeMap<String, String>), CloudError> {
         let mut things = BTreeMap::new();
+        let mut markers = BTreeMap::new();
         let mut token = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_things()
                 .set_next_token(token)
-                .max_results(250)
-                .send()
+                .max_results(250);
+            let page = self
+                .call("iot:ListThings", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListThings", "", e))?;
+                .map_err(|e| failed("iot:ListThings", "", e))?;
             for thing in page.things() {
                 let Some(name) = thing.thing_name() else {
                     continue;
                 };
+                // The fleet's apply lock (crate::lock) is no device: never in a plan, fingerprint or drift.
+                if name == crate::lock::thing_name(fleet) {
+                    continue;
+                }
                 let mut attributes: BTreeMap<String, String> = thing
                     .attributes()
                     .cloned()
                     .unwrap_or_default()
                     .into_iter()
                     .collect();
-                let owner = attributes.remove(OWNER_ATTRIBUTE);
+                let marker = attributes.remove(OWNER_ATTRIBUTE);
+                let owner = marker.as_deref().map(|m| marker::fleet_of(m).to_string());
                 if owner.as_deref() != Some(fleet) && !wanted.contains(name) {
                     continue;
+                }
+                if owner.as_deref() == Some(fleet) {
+                    if let Some(marker) = marker {
+                        markers.insert(name.to_string(), marker);
+                    }
                 }
                 things.insert(
                     name.to_string(),
@@ -395,44 +436,62 @@ impl Cloud {
             }
             token = page.next_token().map(str::to_string);
             if token.is_none() {
-                return Ok(things);
+                return Ok((things, markers));
             }
         }
     }
 
-    async fn read_certificates(
-        &self,
-        ca_certificate_id: &str,
-    ) -> Result<BTreeMap<String, LiveCertificate>, CloudError> {
+    /// Every certificate IoT knows from the CA: (id, ARN, status, created).
+    async fn list_certificates(&self, ca_certificate_id: &str) -> Result<Vec<Listed>, CloudError> {
         let mut listed = Vec::new();
         let mut marker = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_certificates_by_ca()
                 .ca_certificate_id(ca_certificate_id)
                 .set_marker(marker)
-                .page_size(250)
-                .send()
+                .page_size(250);
+            let page = self
+                .call("iot:ListCertificatesByCA", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListCertificatesByCA", ca_certificate_id, e))?;
+                .map_err(|e| failed("iot:ListCertificatesByCA", ca_certificate_id, e))?;
             for c in page.certificates() {
                 if let (Some(id), Some(arn)) = (c.certificate_id(), c.certificate_arn()) {
-                    let created = c.creation_date().map(|d| d.secs()).unwrap_or(0);
-                    listed.push((id.to_string(), arn.to_string(), created));
+                    listed.push(Listed {
+                        id: id.to_string(),
+                        arn: arn.to_string(),
+                        status: c.status().map(|s| s.as_str().to_string()),
+                        created_at: c.creation_date().map(|d| d.secs()).unwrap_or(0),
+                    });
                 }
             }
             marker = page.next_marker().map(str::to_string);
             if marker.is_none() {
-                break;
+                return Ok(listed);
             }
         }
-        let certs: Vec<LiveCertificate> = stream::iter(listed)
-            .map(|(id, arn, created)| self.read_certificate(id, arn, created))
+    }
+
+    /// The listed certificates, from the recorded facts where the read mode
+    /// allows it (see [`Refresh`]), else one by one.
+    async fn read_certificates(
+        &self,
+        listed: Vec<Listed>,
+        markers: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, LiveCertificate>, CloudError> {
+        let (known, unknown) = match self.refresh {
+            Refresh::Full => (BTreeMap::new(), listed),
+            Refresh::Recorded => from_records(listed, markers),
+        };
+        let certs: Vec<LiveCertificate> = stream::iter(unknown)
+            .map(|c| self.read_certificate(c.id, c.arn, c.created_at))
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(certs.into_iter().map(|c| (c.id.clone(), c)).collect())
+        let mut all = known;
+        all.extend(certs.into_iter().map(|c| (c.id.clone(), c)));
+        Ok(all)
     }
 
     async fn read_certificate(
@@ -441,13 +500,11 @@ impl Cloud {
         arn: String,
         created_at: i64,
     ) -> Result<LiveCertificate, CloudError> {
+        let request = self.iot.describe_certificate().certificate_id(&id);
         let described = self
-            .iot
-            .describe_certificate()
-            .certificate_id(&id)
-            .send()
+            .call("iot:DescribeCertificate", || request.clone().send())
             .await
-            .map_err(|e| aws_error("iot:DescribeCertificate", &id, e))?;
+            .map_err(|e| failed("iot:DescribeCertificate", &id, e))?;
         let desc = described.certificate_description().ok_or_else(|| {
             CloudError::new(
                 "iot:DescribeCertificate",
@@ -469,8 +526,8 @@ impl Cloud {
             .status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default();
-        let things = self.principal_things(&arn).await?;
-        let policies = self.principal_policies(&arn).await?;
+        let (things, policies) =
+            futures_util::try_join!(self.principal_things(&arn), self.principal_policies(&arn))?;
         Ok(LiveCertificate {
             id,
             arn,
@@ -496,14 +553,15 @@ impl Cloud {
         }
         let mut token = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_thing_types()
                 .set_next_token(token)
-                .max_results(250)
-                .send()
+                .max_results(250);
+            let page = self
+                .call("iot:ListThingTypes", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListThingTypes", "", e))?;
+                .map_err(|e| failed("iot:ListThingTypes", "", e))?;
             for thing_type in page.thing_types() {
                 if let Some(name) = thing_type.thing_type_name() {
                     if wanted.contains(name) {
@@ -522,15 +580,16 @@ impl Cloud {
         let mut things = BTreeSet::new();
         let mut token = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_principal_things()
                 .principal(arn)
                 .set_next_token(token)
-                .max_results(250)
-                .send()
+                .max_results(250);
+            let page = self
+                .call("iot:ListPrincipalThings", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListPrincipalThings", arn, e))?;
+                .map_err(|e| failed("iot:ListPrincipalThings", arn, e))?;
             things.extend(page.things().iter().cloned());
             token = page.next_token().map(str::to_string);
             if token.is_none() {
@@ -543,15 +602,16 @@ impl Cloud {
         let mut policies = BTreeSet::new();
         let mut marker = None;
         loop {
-            let page = self
+            let request = self
                 .iot
                 .list_attached_policies()
                 .target(arn)
                 .set_marker(marker)
-                .page_size(250)
-                .send()
+                .page_size(250);
+            let page = self
+                .call("iot:ListAttachedPolicies", || request.clone().send())
                 .await
-                .map_err(|e| aws_error("iot:ListAttachedPolicies", arn, e))?;
+                .map_err(|e| failed("iot:ListAttachedPolicies", arn, e))?;
             policies.extend(
                 page.policies()
                     .iter()
@@ -562,5 +622,132 @@ impl Cloud {
                 return Ok(policies);
             }
         }
+    }
+}
+
+/// One entry of ListCertificatesByCA.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: String,
+    arn: String,
+    status: Option<String>,
+    created_at: i64,
+}
+
+/// Split the listed certificates into those the things' records describe
+/// (built here, no call) and those to read one by one. A certificate is
+/// taken from the records only when every record that names it agrees.
+fn from_records(
+    listed: Vec<Listed>,
+    markers: &BTreeMap<String, String>,
+) -> (BTreeMap<String, LiveCertificate>, Vec<Listed>) {
+    // certificate id -> (facts, things whose record names it); None when two
+    // records disagree about the certificate.
+    let mut recorded: BTreeMap<String, Option<(CertFacts, BTreeSet<String>)>> = BTreeMap::new();
+    for (thing, value) in markers {
+        for facts in marker::decode(value).certificates {
+            match recorded.get_mut(&facts.id) {
+                None => {
+                    let id = facts.id.clone();
+                    recorded.insert(id, Some((facts, BTreeSet::from([thing.clone()]))));
+                }
+                Some(Some((known, things))) if *known == facts => {
+                    things.insert(thing.clone());
+                }
+                Some(entry) => *entry = None,
+            }
+        }
+    }
+    let mut known = BTreeMap::new();
+    let mut unknown = Vec::new();
+    for cert in listed {
+        let status = cert.status.clone().unwrap_or_default();
+        match recorded.get(&cert.id) {
+            // A record names the certificate and the list gives its status:
+            // its content never changes (the id is the SHA-256 of its DER).
+            Some(Some((facts, things))) if !status.is_empty() && things.len() == 1 => {
+                let subject_cn = things.iter().next().cloned();
+                known.insert(
+                    cert.id.clone(),
+                    LiveCertificate {
+                        id: cert.id,
+                        arn: cert.arn,
+                        status,
+                        serial: facts.serial.clone(),
+                        subject_cn,
+                        not_before: facts.not_before,
+                        not_after: facts.not_after,
+                        created_at: cert.created_at,
+                        public_key_sha256: facts.public_key_sha256.clone(),
+                        things: things.clone(),
+                        policies: facts.policies.clone(),
+                    },
+                );
+            }
+            // REVOKED is terminal, and fleetcert detaches a certificate
+            // before revoking it: nothing left to plan for it.
+            _ if status == "REVOKED" => {}
+            _ => unknown.push(cert),
+        }
+    }
+    (known, unknown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: char, status: &str) -> Listed {
+        Listed {
+            id: id.to_string().repeat(64),
+            arn: format!("arn:cert/{id}"),
+            status: Some(status.to_string()),
+            created_at: 5,
+        }
+    }
+
+    fn facts(id: char) -> CertFacts {
+        CertFacts {
+            id: id.to_string().repeat(64),
+            serial: "ab".into(),
+            not_before: 1,
+            not_after: 2,
+            public_key_sha256: "c".repeat(64),
+            policies: BTreeSet::from(["telemetry".to_string()]),
+        }
+    }
+
+    #[test]
+    fn recorded_certificates_need_no_call_and_others_are_read_one_by_one() {
+        let mut markers = BTreeMap::new();
+        markers.insert("dev-1".to_string(), marker::encode("f", &[facts('a')]));
+        markers.insert("dev-2".to_string(), "f".to_string());
+        let (known, unknown) = from_records(
+            vec![
+                listed('a', "ACTIVE"),
+                listed('b', "ACTIVE"),
+                listed('d', "REVOKED"),
+            ],
+            &markers,
+        );
+        let a = &known[&"a".repeat(64)];
+        assert_eq!(a.subject_cn.as_deref(), Some("dev-1"));
+        assert_eq!(a.status, "ACTIVE");
+        assert_eq!(a.things, BTreeSet::from(["dev-1".to_string()]));
+        assert_eq!(a.policies, BTreeSet::from(["telemetry".to_string()]));
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].id, "b".repeat(64));
+    }
+
+    #[test]
+    fn records_that_disagree_are_not_trusted() {
+        let mut other = facts('a');
+        other.policies.clear();
+        let mut markers = BTreeMap::new();
+        markers.insert("dev-1".to_string(), marker::encode("f", &[facts('a')]));
+        markers.insert("dev-2".to_string(), marker::encode("f", &[other]));
+        let (known, unknown) = from_records(vec![listed('a', "ACTIVE")], &markers);
+        assert!(known.is_empty());
+        assert_eq!(unknown.len(), 1);
     }
 }

@@ -1,27 +1,113 @@
-//! `fleetcert apply`: plan against the real clock, show the plan, confirm,
-//! carry it out, report what succeeded, failed and was skipped.
+//! `fleetcert apply`: take the fleet's lock, plan against the real clock,
+//! show the plan, confirm, carry it out, report what succeeded, failed and
+//! was skipped. `fleetcert apply PLAN` carries out a saved plan instead, and
+//! refuses it when the spec or AWS moved since it was made.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::bail;
 
 use crate::apply::{ApplyOptions, execute};
 use crate::cli::ApplyArgs;
+use crate::cloud::Cloud;
 use crate::exit::ExitStatus;
-use crate::plan::{PlanOptions, diff};
+use crate::live::LiveState;
+use crate::lock::{self, Lease};
+use crate::plan::{Plan, PlanOptions, diff};
+use crate::planfile;
 use crate::printer::Printer;
 use crate::render;
+use crate::spec::Spec;
 
 use super::common;
 
+/// How many lines of "what changed" a stale-plan error shows.
+const STALE_LINES: usize = 20;
+
 pub fn apply(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    let spec = common::load_spec(&args.spec.file, printer)?;
+    match &args.plan {
+        Some(path) => apply_saved(args, path, printer),
+        None => apply_now(args, printer),
+    }
+}
+
+fn lock_timeout(args: &ApplyArgs) -> Duration {
+    Duration::from_secs(args.lock_timeout.as_secs())
+}
+
+/// Take the lock, run `work` while holding it, release it (recording the
+/// spec's digest when `work` applied the whole spec successfully).
+async fn locked(
+    cloud: &Cloud,
+    spec: &Spec,
+    timeout: Duration,
+    printer: &Printer,
+    work: impl AsyncFnOnce(&Lease) -> anyhow::Result<(ExitStatus, bool)>,
+) -> anyhow::Result<ExitStatus> {
+    let lease = lock::acquire(cloud, &spec.fleet, timeout, |m| printer.info(m)).await?;
+    let outcome = work(&lease).await;
+    let applied = matches!(outcome, Ok((ExitStatus::Success, true)));
+    let released = lease.release(applied.then_some(spec.digest.as_str())).await;
+    match (outcome, released) {
+        (Ok((status, _)), Ok(())) => Ok(status),
+        (Ok(_), Err(e)) => Err(e.into()),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(lock_error)) => {
+            printer.error(&format!("error: {lock_error}"));
+            Err(e)
+        }
+    }
+}
+
+/// Carry out `plan`; stop if the lock is lost. Returns whether all of it succeeded.
+async fn run(
+    plan: &Plan,
+    spec: &Spec,
+    cloud: &Cloud,
+    live: &LiveState,
+    args: &ApplyArgs,
+    lease: &Lease,
+    printer: &Printer,
+) -> anyhow::Result<bool> {
+    let on_done =
+        |report: &crate::apply::ChangeReport| printer.info(&render::text::change_done(report));
+    let options = ApplyOptions {
+        concurrency: args.concurrency,
+    };
+    // Losing the lock means another apply may be running: stop at once (apply
+    // is safe to re-run after any interruption) rather than interleave.
+    let report = tokio::select! {
+        report = execute(plan, spec, cloud, live.ca.as_ref(), &options, &on_done) => report,
+        lost = lease.lost() => return Err(lost.into()),
+    };
+    printer.out(&render::text::apply_report(&report));
+    Ok(report.is_success())
+}
+
+fn check_guard(plan: &Plan, args: &ApplyArgs) -> anyhow::Result<()> {
+    if plan.exceeds_guard() && !args.allow_destructive {
+        bail!(
+            "refusing to apply: {}; check the spec and pass --allow-destructive if this is intended",
+            plan.guard.join("; and ")
+        );
+    }
+    Ok(())
+}
+
+fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    let file = args
+        .file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("fleet.yaml"));
+    let spec = common::load_spec(&file, printer)?;
     let replace: BTreeSet<String> = args.replace.iter().cloned().collect();
     if let Some(unknown) = replace.iter().find(|d| !spec.devices.contains_key(*d)) {
         bail!(
             "--replace {unknown}: no device of that name in {}",
-            args.spec.file.display()
+            file.display()
         );
     }
     if !args.auto_approve && !std::io::stdin().is_terminal() {
@@ -31,38 +117,114 @@ pub fn apply(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     }
     let runtime = common::runtime()?;
     runtime.block_on(async {
-        let cloud = common::connect(&args.aws, &spec).await?;
-        let live = common::read_live(&cloud, &spec).await?;
-        // apply always plans against the real clock.
-        let options = PlanOptions { now: jiff::Timestamp::now().as_second(), replace };
-        let plan = diff(&spec, &live, &options).map_err(|errors| common::plan_errors(errors, printer))?;
-        printer.out(&render::text::plan(&plan, printer.color_stdout()));
-        if plan.is_empty() {
-            return Ok(ExitStatus::Success);
-        }
-        if plan.exceeds_guard() && !args.allow_destructive {
-            bail!(
-                "refusing to apply: {}; check the spec and pass --allow-destructive if this is intended",
-                plan.guard.join("; and ")
-            );
-        }
-        if !args.auto_approve && !confirm()? {
-            printer.error("Apply cancelled.");
-            return Ok(ExitStatus::Failure);
-        }
-        let on_done = |report: &crate::apply::ChangeReport| printer.info(&render::text::change_done(report));
-        let report = execute(
-            &plan,
-            &spec,
-            &cloud,
-            live.ca.as_ref(),
-            &ApplyOptions { concurrency: args.concurrency },
-            &on_done,
-        )
-        .await;
-        printer.out(&render::text::apply_report(&report));
-        Ok(if report.is_success() { ExitStatus::Success } else { ExitStatus::Failure })
+        let cloud = common::connect(&args.aws, &spec)
+            .await?
+            .with_refresh(args.refresh.refresh());
+        locked(&cloud, &spec, lock_timeout(args), printer, async |lease| {
+            let live = common::read_live(&cloud, &spec).await?;
+            // apply always plans against the real clock.
+            let options = PlanOptions {
+                now: jiff::Timestamp::now().as_second(),
+                replace,
+            };
+            let plan = diff(&spec, &live, &options)
+                .map_err(|errors| common::plan_errors(errors, printer))?;
+            printer.out(&render::text::plan(&plan, printer.color_stdout()));
+            if plan.is_empty() {
+                return Ok((ExitStatus::Success, true));
+            }
+            check_guard(&plan, args)?;
+            if !args.auto_approve && !confirm()? {
+                printer.error("Apply cancelled.");
+                return Ok((ExitStatus::Failure, false));
+            }
+            let ok = run(&plan, &spec, &cloud, &live, args, lease, printer).await?;
+            Ok((
+                if ok {
+                    ExitStatus::Success
+                } else {
+                    ExitStatus::Failure
+                },
+                ok,
+            ))
+        })
+        .await
     })
+}
+
+/// A saved plan is applied as reviewed, without asking again; it is refused
+/// when the spec (any file it reads) or the live state it relied on changed.
+fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    if !args.replace.is_empty() {
+        bail!(
+            "--replace cannot change a saved plan ({}); apply without a plan file, or make the plan again",
+            path.display()
+        );
+    }
+    let saved = planfile::read(path)?;
+    let file = args.file.clone().unwrap_or_else(|| saved.spec.path.clone());
+    let spec = common::load_spec(&file, printer)?;
+    let runtime = common::runtime()?;
+    runtime.block_on(async {
+        // Read the way the plan was read, or the fingerprints cannot match.
+        let cloud = common::connect(&args.aws, &spec)
+            .await?
+            .with_refresh(saved.refresh.refresh());
+        locked(&cloud, &spec, lock_timeout(args), printer, async |lease| {
+            // The lock is held: nothing can move between this check and the apply.
+            if spec.digest != saved.spec.digest {
+                let changes =
+                    planfile::spec_changes(&saved.spec.files, &planfile::spec_files(&spec));
+                bail!(stale(
+                    path,
+                    &format!(
+                        "the spec changed since the plan was made ({})",
+                        file.display()
+                    ),
+                    &changes
+                ));
+            }
+            let live = common::read_live(&cloud, &spec).await?;
+            if live.fingerprint() != saved.live.fingerprint {
+                let changes = planfile::live_changes(&saved.live.snapshot, &live);
+                bail!(stale(path, "AWS changed since the plan was made", &changes));
+            }
+            let plan = &saved.plan;
+            printer.out(&render::text::plan(plan, printer.color_stdout()));
+            if plan.is_empty() {
+                return Ok((ExitStatus::Success, true));
+            }
+            check_guard(plan, args)?;
+            let ok = run(plan, &spec, &cloud, &live, args, lease, printer).await?;
+            Ok((
+                if ok {
+                    ExitStatus::Success
+                } else {
+                    ExitStatus::Failure
+                },
+                ok,
+            ))
+        })
+        .await
+    })
+}
+
+fn stale(path: &Path, why: &str, changes: &[String]) -> String {
+    let mut text = format!(
+        "saved plan {} is stale: {why}; nothing was applied.",
+        path.display()
+    );
+    for line in changes.iter().take(STALE_LINES) {
+        text.push_str(&format!("\n  - {line}"));
+    }
+    if changes.len() > STALE_LINES {
+        text.push_str(&format!("\n  ... and {} more", changes.len() - STALE_LINES));
+    }
+    text.push_str(&format!(
+        "\nMake and review a new plan: fleetcert plan --out {}",
+        path.display()
+    ));
+    text
 }
 
 fn confirm() -> anyhow::Result<bool> {

@@ -11,6 +11,10 @@ use crate::printer::Printer;
 
 mod apply;
 mod common;
+mod drift;
+mod force_unlock;
+mod iam_policy;
+mod import;
 mod plan;
 mod schema;
 mod validate;
@@ -36,6 +40,10 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         Command::Schema => schema::schema(&printer),
         Command::Plan(args) => plan::plan(&args, &printer),
         Command::Apply(args) => apply::apply(&args, &printer),
+        Command::Drift(args) => drift::drift(&args, &printer),
+        Command::IamPolicy(args) => iam_policy::iam_policy(&args, &printer),
+        Command::ForceUnlock(args) => force_unlock::force_unlock(&args, &printer),
+        Command::Import(args) => import::import(&args, &printer),
     };
     match outcome {
         Ok(status) => status,

@@ -1,8 +1,11 @@
-//! `fleetcert plan`: read live state, diff it against the spec, show the plan.
+//! `fleetcert plan`: read live state, diff it against the spec, show the plan
+//! (text, JSON or Markdown), and with `--out` save it for `apply PLAN`.
+//! Takes no lock: planning changes nothing.
 
-use crate::cli::PlanArgs;
+use crate::cli::{Format, PlanArgs};
 use crate::exit::ExitStatus;
 use crate::plan::{PlanOptions, diff};
+use crate::planfile::{self, PlanFile};
 use crate::printer::Printer;
 use crate::render;
 
@@ -13,7 +16,9 @@ pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let spec = common::load_spec(&args.spec.file, printer)?;
     let runtime = common::runtime()?;
     let live = runtime.block_on(async {
-        let cloud = common::connect(&args.aws, &spec).await?;
+        let cloud = common::connect(&args.aws, &spec)
+            .await?
+            .with_refresh(args.refresh.refresh());
         common::read_live(&cloud, &spec).await
     })?;
     let plan = diff(
@@ -25,7 +30,27 @@ pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         },
     )
     .map_err(|errors| common::plan_errors(errors, printer))?;
-    printer.out(&render::text::plan(&plan, printer.color_stdout()));
+    let shown = match args.format {
+        Format::Text => render::text::plan(&plan, printer.color_stdout()),
+        Format::Json => render::json::plan(&plan),
+        Format::Markdown => render::markdown::plan(&plan),
+    };
+    printer.out(&shown);
+    if let Some(path) = &args.out {
+        let file = PlanFile::new(
+            &spec,
+            &live,
+            &plan,
+            args.refresh,
+            jiff::Timestamp::now().as_second(),
+        );
+        planfile::write(path, &file)?;
+        printer.info(&format!(
+            "\nSaved the plan to {}. Apply exactly this plan with:\n    fleetcert apply {}",
+            path.display(),
+            path.display()
+        ));
+    }
     Ok(if args.detailed_exitcode && !plan.is_empty() {
         ExitStatus::Changes
     } else {

@@ -9,7 +9,8 @@ use sha2::{Digest, Sha256};
 
 /// The tag key that marks a CA (and policies) as a fleet's.
 pub const OWNER_TAG: &str = "fleetcert:fleet";
-/// The one thing attribute fleetcert reserves: its value names the fleet.
+/// The one thing attribute fleetcert reserves: its value names the fleet,
+/// followed by the facts of the thing's certificates (plan/marker.rs).
 pub const OWNER_ATTRIBUTE: &str = "fleetcert";
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -26,6 +27,10 @@ pub struct LiveState {
     pub certificates: BTreeMap<String, LiveCertificate>,
     /// Thing types that exist (of those the spec names).
     pub thing_types: BTreeSet<String>,
+    /// The `fleetcert` attribute of each of the fleet's things, as read: the
+    /// certificate facts fleetcert recorded (plan/marker.rs).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub markers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

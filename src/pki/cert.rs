@@ -66,7 +66,11 @@ pub fn parse_der(der: &[u8]) -> Result<CertInfo, CertError> {
 pub fn serial_hex(raw: &[u8]) -> String {
     let text = hex::encode(raw);
     let trimmed = text.trim_start_matches('0');
-    if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() }
+    if trimmed.is_empty() {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    }
 }
 
 /// SHA-256 of a SubjectPublicKeyInfo DER, as in [`CertInfo::public_key_sha256`].

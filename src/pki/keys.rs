@@ -147,6 +147,7 @@ mod tests {
 
     #[test]
     fn csr_carries_the_common_name_and_the_key() {
+        use x509_parser::prelude::FromDer;
         let key = DeviceKey::generate();
         let pem = key.csr_pem("sensor-001").unwrap();
         let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).unwrap();

@@ -106,6 +106,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     let mut changes = planner.changes;
     // Stable: within a phase, the order the planner chose stays.
     changes.sort_by_key(|c| c.phase);
+    super::marker::record(spec, live, &mut changes);
     let guard = guard(spec, live, &changes);
     Ok(Plan {
         fleet: spec.fleet.clone(),
@@ -134,10 +135,20 @@ fn guard(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<String> {
         .values()
         .filter(|t| t.owner.as_deref() == Some(spec.fleet.as_str()))
         .map(|t| t.name.as_str())
-        .chain(live.certificates.values().filter(|c| c.status != "REVOKED").filter_map(|c| c.subject_cn.as_deref()))
+        .chain(
+            live.certificates
+                .values()
+                .filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE"))
+                .filter_map(|c| c.subject_cn.as_deref()),
+        )
         .collect();
-    let departing = live_devices.iter().filter(|d| !spec.devices.contains_key(**d)).count();
-    let departs = changes.iter().any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
+    let departing = live_devices
+        .iter()
+        .filter(|d| !spec.devices.contains_key(**d))
+        .count();
+    let departs = changes
+        .iter()
+        .any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
     if departs && departing >= 2 && departing * 2 > live_devices.len() {
         reasons.push(format!(
             "{departing} of the fleet's {} live devices are missing from the spec (did a device list or include go missing?)",
@@ -441,6 +452,35 @@ impl Planner<'_> {
                         document: wanted.canonical.clone(),
                     }],
                 }),
+                Some(live) if live.owner.is_none() && wanted.adopt => {
+                    let mut operations = vec![Operation::TagPolicy {
+                        name: name.clone(),
+                        arn: live.arn.clone(),
+                    }];
+                    let mut details = vec![field("tag fleetcert:fleet", None, Some(fleet.clone()))];
+                    if live.document != wanted.canonical {
+                        operations.push(Operation::CreatePolicyVersion {
+                            name: name.clone(),
+                            document: wanted.canonical.clone(),
+                        });
+                        details.push(Detail::PolicyDocument {
+                            before: Some(live.document.clone()),
+                            after: wanted.canonical.clone(),
+                        });
+                    }
+                    self.changes.push(Change {
+                        address,
+                        device: None,
+                        action: Action::Adopt,
+                        phase: Phase::Policies,
+                        reason: Reason::new(
+                            "policy_adopted",
+                            format!("the spec adopts the existing policy {name}, which carries no fleetcert tag"),
+                        ),
+                        details,
+                        operations,
+                    });
+                }
                 Some(live) if live.owner.as_deref() != Some(fleet.as_str()) => {
                     self.errors.push(PlanError::UnownedPolicy {
                         name: name.clone(),
@@ -453,13 +493,12 @@ impl Planner<'_> {
                     // IoT keeps at most five versions (CreatePolicyVersion:
                     // VersionsLimitExceededException): drop the oldest
                     // non-default one first.
-                    if live.versions.len() >= 5 {
-                        if let Some(oldest) = live.versions.iter().find(|v| !v.is_default) {
-                            operations.push(Operation::DeletePolicyVersion {
-                                name: name.clone(),
-                                version_id: oldest.id.clone(),
-                            });
-                        }
+                    let oldest = live.versions.iter().find(|v| !v.is_default);
+                    if let (true, Some(oldest)) = (live.versions.len() >= 5, oldest) {
+                        operations.push(Operation::DeletePolicyVersion {
+                            name: name.clone(),
+                            version_id: oldest.id.clone(),
+                        });
                     }
                     operations.push(Operation::CreatePolicyVersion {
                         name: name.clone(),
@@ -517,7 +556,10 @@ impl Planner<'_> {
                     }],
                 });
             }
-            Some(thing) if thing.owner.as_deref() != Some(fleet.as_str()) => {
+            Some(thing)
+                if thing.owner.as_deref() != Some(fleet.as_str())
+                    && !(device.adopt && thing.owner.is_none()) =>
+            {
                 self.errors.push(PlanError::UnownedThing {
                     name: name.to_string(),
                     fleet: fleet.clone(),
@@ -526,6 +568,7 @@ impl Planner<'_> {
                 return;
             }
             Some(thing) => {
+                let adopting = thing.owner.is_none();
                 let mut merged = BTreeMap::new();
                 let mut details = Vec::new();
                 for (key, value) in &device.attributes {
@@ -560,7 +603,29 @@ impl Planner<'_> {
                         ),
                     );
                 }
-                if !details.is_empty() {
+                if adopting {
+                    // `adopt: true` (as `fleetcert import` writes): mark the
+                    // thing as the fleet's, with any other difference.
+                    merged.insert(crate::live::OWNER_ATTRIBUTE.to_string(), fleet.clone());
+                    details.insert(0, field("attributes.fleetcert", None, Some(fleet.clone())));
+                    self.push(Change {
+                        address: format!("device.{name}.thing"),
+                        device: Some(name.to_string()),
+                        action: Action::Adopt,
+                        phase: Phase::Devices,
+                        reason: Reason::new(
+                            "thing_adopted",
+                            format!("the spec adopts the existing thing {name}, which carries no fleetcert marker"),
+                        ),
+                        details,
+                        operations: vec![Operation::UpdateThing {
+                            name: name.to_string(),
+                            thing_type: type_change,
+                            attributes: merged,
+                            expected_version: thing.version,
+                        }],
+                    });
+                } else if !details.is_empty() {
                     self.push(Change {
                         address: format!("device.{name}.thing"),
                         device: Some(name.to_string()),
@@ -584,7 +649,7 @@ impl Planner<'_> {
 
         let certs: Vec<&LiveCertificate> = self.live.certificates_of(name).collect();
         if let Some(reason) = device.revoked {
-            for cert in certs.iter().filter(|c| c.status != "REVOKED") {
+            for cert in certs.iter().filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE")) {
                 let change = self.retirement(
                     name,
                     cert,
@@ -631,23 +696,22 @@ impl Planner<'_> {
                 Self::key_matches(device, c)
                     && (renew_at(c) > now || matches!(device.key, DeviceKey::External { .. }))
             })
-            .filter(|_| !forced)
-            .last();
+            .rfind(|_| !forced);
 
-        if let DeviceKey::External { certificate_id } = &device.key {
-            if current.is_none() && !forced {
-                self.errors.push(PlanError::ExternalCertificateMissing {
-                    device: name.to_string(),
-                    certificate_id: certificate_id.clone(),
-                });
-                return;
-            }
+        if let (DeviceKey::External { certificate_id }, None, false) =
+            (&device.key, current, forced)
+        {
+            self.errors.push(PlanError::ExternalCertificateMissing {
+                device: name.to_string(),
+                certificate_id: certificate_id.clone(),
+            });
+            return;
         }
 
         match current {
             Some(cert) => {
-                if let DeviceKey::External { .. } = device.key {
-                    if renew_at(cert) <= now {
+                if matches!(device.key, DeviceKey::External { .. }) && renew_at(cert) <= now {
+                    {
                         self.warnings.push(format!(
                             "device {name}: certificate {} expires {}, within renew_before {}, and fleetcert cannot \
                              renew it (its key and CSR are not in the spec): add a csr to rotate it",
@@ -658,6 +722,7 @@ impl Planner<'_> {
                     }
                 }
                 self.plan_attachments(device, cert);
+                self.note_deferred_reissue(device, cert);
                 // Older live certificates: retired once the overlap has passed.
                 let overlap_end =
                     cert.created_at + self.spec.lifecycle.rotation_overlap.as_secs() as i64;
@@ -712,6 +777,29 @@ impl Planner<'_> {
                 }
             }
             None => self.plan_issue(device, &alive, forced),
+        }
+    }
+
+    /// Reissue rules: a new CSR (another key), expiry within renew_before,
+    /// `--replace`, or a lost certificate issue a new certificate now; a
+    /// changed validity does not, and takes effect at the next rotation. Say
+    /// so rather than leave people guessing.
+    fn note_deferred_reissue(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
+        // PCA backdates notBefore by up to an hour; compare whole days.
+        let live_days = (cert.not_after - cert.not_before + 43_200) / 86_400;
+        let (min, max) = (
+            device.validity.min_days() as i64,
+            device.validity.max_days() as i64,
+        );
+        if live_days < min - 1 || live_days > max + 1 {
+            self.warnings.push(format!(
+                "device {}: the spec's validity {} differs from certificate {}'s ({live_days} days); fleetcert does not \
+                 reissue for that: it applies at the next rotation (or now with `apply --replace {}`)",
+                device.name,
+                device.validity,
+                short(&cert.id),
+                device.name
+            ));
         }
     }
 
@@ -1019,6 +1107,22 @@ impl Planner<'_> {
                     .is_none_or(|cn| !self.spec.devices.contains_key(cn))
             })
             .collect();
+        // Certificates IoT registered by itself (JITR/JITP: PENDING_ACTIVATION)
+        // or that are mid-transfer belong to another workflow: reported, never
+        // revoked by a plan.
+        let (pending, departed): (Vec<&LiveCertificate>, Vec<&LiveCertificate>) =
+            departed.into_iter().partition(|c| {
+                matches!(c.status.as_str(), "PENDING_ACTIVATION" | "PENDING_TRANSFER" | "REGISTER_INACTIVE")
+            });
+        for cert in pending {
+            self.warnings.push(format!(
+                "certificate {} ({}) from the fleet's CA is {} and belongs to no device in the spec; \
+                 fleetcert leaves it to the registration workflow (see `fleetcert drift`)",
+                short(&cert.id),
+                cert.subject_cn.as_deref().unwrap_or("no CN"),
+                cert.status
+            ));
+        }
         for cert in departed {
             let device = cert
                 .subject_cn

@@ -6,6 +6,7 @@
 //! every decision; apply only executes.
 
 mod diff;
+pub mod marker;
 pub mod token;
 
 use std::collections::BTreeSet;
@@ -261,6 +262,9 @@ pub enum Operation {
     WriteDeviceFiles {
         device: String,
     },
+    /// Record on the thing the facts of its certificates (its `fleetcert`
+    /// attribute, see marker.rs), so later plans need no call per certificate.
+    RecordFacts(marker::Record),
 }
 
 /// One planned change to one resource.

@@ -3,15 +3,17 @@
 //! emulator is faithful where fleetcert's correctness depends on it.
 
 use aws_sdk_acmpca::types::{
-    CertificateAuthorityConfiguration, CertificateAuthorityStatus, CertificateAuthorityType,
-    KeyAlgorithm, SigningAlgorithm, Validity, ValidityPeriodType, Asn1Subject,
+    Asn1Subject, CertificateAuthorityConfiguration, CertificateAuthorityStatus,
+    CertificateAuthorityType, KeyAlgorithm, SigningAlgorithm, Validity, ValidityPeriodType,
 };
 use aws_sdk_iot::error::ProvideErrorMetadata;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
-use x509_parser::oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ECDSA_WITH_SHA256};
+use x509_parser::oid_registry::{
+    OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_SIG_ECDSA_WITH_SHA256,
+};
 use x509_parser::prelude::*;
 
-use crate::harness::{shared, Account};
+use crate::harness::{Account, shared};
 
 const ROOT_TEMPLATE: &str = "arn:aws:acm-pca:::template/RootCACertificate/V1";
 const CLIENT_TEMPLATE: &str = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate/V1";
@@ -53,7 +55,12 @@ pub async fn create_active_root_ca(pca: &aws_sdk_acmpca::Client, cn: &str) -> (S
     let config = CertificateAuthorityConfiguration::builder()
         .key_algorithm(KeyAlgorithm::EcPrime256v1)
         .signing_algorithm(SigningAlgorithm::Sha256Withecdsa)
-        .subject(Asn1Subject::builder().common_name(cn).organization("Example Corp").build())
+        .subject(
+            Asn1Subject::builder()
+                .common_name(cn)
+                .organization("Example Corp")
+                .build(),
+        )
         .build()
         .unwrap();
     let ca_arn = pca
@@ -81,7 +88,13 @@ pub async fn create_active_root_ca(pca: &aws_sdk_acmpca::Client, cn: &str) -> (S
         .csr(aws_sdk_acmpca::primitives::Blob::new(csr.into_bytes()))
         .signing_algorithm(SigningAlgorithm::Sha256Withecdsa)
         .template_arn(ROOT_TEMPLATE)
-        .validity(Validity::builder().r#type(ValidityPeriodType::Years).value(10).build().unwrap())
+        .validity(
+            Validity::builder()
+                .r#type(ValidityPeriodType::Years)
+                .value(10)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .expect("IssueCertificate (root)")
@@ -91,7 +104,9 @@ pub async fn create_active_root_ca(pca: &aws_sdk_acmpca::Client, cn: &str) -> (S
     let ca_pem = get_certificate(pca, &ca_arn, &cert_arn).await;
     pca.import_certificate_authority_certificate()
         .certificate_authority_arn(&ca_arn)
-        .certificate(aws_sdk_acmpca::primitives::Blob::new(ca_pem.clone().into_bytes()))
+        .certificate(aws_sdk_acmpca::primitives::Blob::new(
+            ca_pem.clone().into_bytes(),
+        ))
         .send()
         .await
         .expect("ImportCertificateAuthorityCertificate");
@@ -107,7 +122,9 @@ pub async fn issue(
     let cert_arn = pca
         .issue_certificate()
         .certificate_authority_arn(ca_arn)
-        .csr(aws_sdk_acmpca::primitives::Blob::new(csr_pem.as_bytes().to_vec()))
+        .csr(aws_sdk_acmpca::primitives::Blob::new(
+            csr_pem.as_bytes().to_vec(),
+        ))
         .signing_algorithm(SigningAlgorithm::Sha256Withecdsa)
         .template_arn(CLIENT_TEMPLATE)
         .validity(validity)
@@ -146,33 +163,55 @@ async fn ec_p256_ca_issues_ecdsa_certificates_with_the_requested_validity() {
     let ca_der = der(&ca_pem);
     let (_, ca_cert) = X509Certificate::from_der(&ca_der).unwrap();
     let spki = ca_cert.public_key();
-    assert_eq!(spki.algorithm.algorithm, OID_KEY_TYPE_EC_PUBLIC_KEY, "CA key is not EC");
-    let curve = spki.algorithm.parameters.as_ref().unwrap().as_oid().unwrap();
+    assert_eq!(
+        spki.algorithm.algorithm, OID_KEY_TYPE_EC_PUBLIC_KEY,
+        "CA key is not EC"
+    );
+    let curve = spki
+        .algorithm
+        .parameters
+        .as_ref()
+        .unwrap()
+        .as_oid()
+        .unwrap();
     assert_eq!(curve, OID_EC_P256, "CA key is not P-256");
     assert!(ca_cert.is_ca());
 
     let before = jiff::Timestamp::now();
-    let validity = Validity::builder().r#type(ValidityPeriodType::Days).value(7).build().unwrap();
+    let validity = Validity::builder()
+        .r#type(ValidityPeriodType::Days)
+        .value(7)
+        .build()
+        .unwrap();
     let leaf_pem = issue(&pca, &ca_arn, &p256_csr("sensor-001"), validity).await;
     let after = jiff::Timestamp::now();
 
     let leaf_der = der(&leaf_pem);
     let (_, leaf) = X509Certificate::from_der(&leaf_der).unwrap();
-    assert_eq!(leaf.signature_algorithm.algorithm, OID_SIG_ECDSA_WITH_SHA256);
+    assert_eq!(
+        leaf.signature_algorithm.algorithm,
+        OID_SIG_ECDSA_WITH_SHA256
+    );
     leaf.verify_signature(Some(ca_cert.public_key()))
         .expect("leaf signature verifies against the CA key");
-    let cn = leaf.subject().iter_common_name().next().unwrap().as_str().unwrap();
+    let cn = leaf
+        .subject()
+        .iter_common_name()
+        .next()
+        .unwrap()
+        .as_str()
+        .unwrap();
     assert_eq!(cn, "sensor-001");
 
     // notAfter is issuance + 7 days (AWS may backdate notBefore, so measure from now).
     let not_after = leaf.validity().not_after.timestamp();
     let seven_days = 7 * 86_400;
     assert!(
-        not_after >= before.as_second() + seven_days - 60 && not_after <= after.as_second() + seven_days + 60,
+        not_after >= before.as_second() + seven_days - 60
+            && not_after <= after.as_second() + seven_days + 60,
         "notAfter {not_after} is not 7 days after issuance ({})",
         before.as_second()
     );
-
 }
 
 #[tokio::test]
@@ -189,10 +228,22 @@ async fn iot_registers_the_ca_only_with_a_correct_verification_certificate() {
         .registration_code()
         .unwrap()
         .to_string();
-    let one_day = || Validity::builder().r#type(ValidityPeriodType::Days).value(1).build().unwrap();
+    let one_day = || {
+        Validity::builder()
+            .r#type(ValidityPeriodType::Days)
+            .value(1)
+            .build()
+            .unwrap()
+    };
 
     // Wrong: the CN is not the registration code.
-    let wrong_cn = issue(&pca, &ca_arn, &p256_csr("not-the-registration-code"), one_day()).await;
+    let wrong_cn = issue(
+        &pca,
+        &ca_arn,
+        &p256_csr("not-the-registration-code"),
+        one_day(),
+    )
+    .await;
     let refused = iot
         .register_ca_certificate()
         .ca_certificate(&ca_pem)
@@ -201,7 +252,11 @@ async fn iot_registers_the_ca_only_with_a_correct_verification_certificate() {
         .send()
         .await
         .expect_err("a verification certificate with the wrong CN must be refused");
-    assert_eq!(refused.code(), Some("CertificateValidationException"), "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        Some("CertificateValidationException"),
+        "{refused:?}"
+    );
 
     // Wrong: the right CN, but signed by another CA.
     let (other_arn, _) = create_active_root_ca(&pca, "Some Other CA").await;
@@ -214,7 +269,11 @@ async fn iot_registers_the_ca_only_with_a_correct_verification_certificate() {
         .send()
         .await
         .expect_err("a verification certificate from another CA must be refused");
-    assert_eq!(refused.code(), Some("CertificateValidationException"), "{refused:?}");
+    assert_eq!(
+        refused.code(),
+        Some("CertificateValidationException"),
+        "{refused:?}"
+    );
 
     // Right: CN = registration code, issued by the CA being registered.
     let verification = issue(&pca, &ca_arn, &p256_csr(&code), one_day()).await;
@@ -227,7 +286,12 @@ async fn iot_registers_the_ca_only_with_a_correct_verification_certificate() {
         .await
         .expect("RegisterCACertificate with a correct verification certificate");
     let ca_id = registered.certificate_id().unwrap().to_string();
-    let described = iot.describe_ca_certificate().certificate_id(&ca_id).send().await.unwrap();
+    let described = iot
+        .describe_ca_certificate()
+        .certificate_id(&ca_id)
+        .send()
+        .await
+        .unwrap();
     let description = described.certificate_description().unwrap();
     assert_eq!(description.status().map(|s| s.as_str()), Some("ACTIVE"));
 
@@ -239,5 +303,9 @@ async fn iot_registers_the_ca_only_with_a_correct_verification_certificate() {
         .send()
         .await
         .expect_err("registering the same CA twice must be refused");
-    assert_eq!(again.code(), Some("ResourceAlreadyExistsException"), "{again:?}");
+    assert_eq!(
+        again.code(),
+        Some("ResourceAlreadyExistsException"),
+        "{again:?}"
+    );
 }

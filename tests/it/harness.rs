@@ -43,7 +43,14 @@ impl Emulator {
         );
         let started = Instant::now();
         let mut child = Command::new(&python)
-            .args(["-m", "fleetcert_emulator", "--host", "127.0.0.1", "--port", "0"])
+            .args([
+                "-m",
+                "fleetcert_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
             .arg("--exit-on-stdin-eof")
             .args(flags)
             .current_dir(root.join("tests/emulator"))
@@ -85,10 +92,17 @@ impl Emulator {
     }
 
     /// Call the emulator's control endpoint (`/_fleetcert/<path>`); returns the JSON answer.
-    pub fn control(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> serde_json::Value {
+    pub fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to emulator");
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         write!(
             stream,
             "{method} /_fleetcert/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
@@ -97,7 +111,9 @@ impl Emulator {
         )
         .expect("write control request");
         let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read control response");
+        stream
+            .read_to_string(&mut response)
+            .expect("read control response");
         let (head, payload) = response.split_once("\r\n\r\n").expect("HTTP response");
         assert!(
             head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
@@ -110,7 +126,9 @@ impl Emulator {
     pub fn counters(&self, account: &str) -> std::collections::BTreeMap<String, u64> {
         let all = self.control("GET", "counters", None);
         let mut counts = std::collections::BTreeMap::new();
-        let Some(map) = all.as_object() else { return counts };
+        let Some(map) = all.as_object() else {
+            return counts;
+        };
         for (scope, ops) in map {
             if !scope.starts_with(&format!("{account}/")) {
                 continue;
@@ -162,7 +180,13 @@ impl<'e> Account<'e> {
         aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
             .endpoint_url(self.emulator.endpoint())
-            .credentials_provider(Credentials::new(&self.id, "emulator-secret", None, None, "test"))
+            .credentials_provider(Credentials::new(
+                &self.id,
+                "emulator-secret",
+                None,
+                None,
+                "test",
+            ))
             .load()
             .await
     }

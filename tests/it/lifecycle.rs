@@ -32,7 +32,12 @@ fn revocations(emulator: &Emulator, account: &str) -> BTreeMap<String, String> {
         .unwrap()
         .iter()
         .filter(|r| r["account"] == account)
-        .map(|r| (r["serial"].as_str().unwrap().to_string(), r["reason"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["serial"].as_str().unwrap().to_string(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -41,7 +46,11 @@ fn serial_of(pem: &str) -> String {
 }
 
 fn set_clock(emulator: &Emulator, offset_seconds: i64) {
-    emulator.control("POST", "config", Some(serde_json::json!({"clock_offset_seconds": offset_seconds})));
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"clock_offset_seconds": offset_seconds})),
+    );
 }
 
 #[tokio::test]
@@ -54,28 +63,62 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
     // Fleet "fresh": issued now. Fleet "aged": issued 9 days ago (10-day validity).
     let fresh_account = Account::new(&emulator);
     let fresh = FleetDir::with_spec(&spec("fresh", &devices, lifecycle));
-    run(fresh_account.fleetcert(fresh.path()).args(["apply", "--auto-approve"])).success();
+    run(fresh_account
+        .fleetcert(fresh.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     set_clock(&emulator, -9 * 86_400);
     let aged_account = Account::new(&emulator);
     let aged = FleetDir::with_spec(&spec("aged", &devices, lifecycle));
-    run(aged_account.fleetcert(aged.path()).args(["apply", "--auto-approve"])).success();
+    run(aged_account
+        .fleetcert(aged.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     set_clock(&emulator, 0);
 
     // plan --at shows the fresh fleet's rotation ahead of time, and only then.
-    let now = run(fresh_account.fleetcert(fresh.path()).args(["plan", "--detailed-exitcode"])).success();
+    let now = run(fresh_account
+        .fleetcert(fresh.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
     assert!(now.stdout.contains("No changes."), "{}", now.stdout);
-    let in_8_days = jiff::Timestamp::now().checked_add(jiff::SignedDuration::from_hours(8 * 24)).unwrap().to_string();
-    let ahead = run(fresh_account.fleetcert(fresh.path()).args(["plan", "--detailed-exitcode", "--at", &in_8_days]));
+    let in_8_days = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(8 * 24))
+        .unwrap()
+        .to_string();
+    let ahead = run(fresh_account.fleetcert(fresh.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--at",
+        &in_8_days,
+    ]));
     assert_eq!(ahead.code, 2, "{}{}", ahead.stdout, ahead.stderr);
     for device in devices {
-        assert!(ahead.stdout.contains(&format!("+/- device.{device}.certificate")), "{}", ahead.stdout);
+        assert!(
+            ahead
+                .stdout
+                .contains(&format!("+/- device.{device}.certificate")),
+            "{}",
+            ahead.stdout
+        );
     }
-    assert!(ahead.stdout.contains("within renew_before 3d"), "{}", ahead.stdout);
+    assert!(
+        ahead.stdout.contains("within renew_before 3d"),
+        "{}",
+        ahead.stdout
+    );
 
     // The aged fleet is due now: every device rotates, new first.
-    let due = run(aged_account.fleetcert(aged.path()).args(["plan", "--detailed-exitcode"]));
+    let due = run(aged_account
+        .fleetcert(aged.path())
+        .args(["plan", "--detailed-exitcode"]));
     assert_eq!(due.code, 2);
-    assert!(due.stdout.contains("Plan: 0 to add, 0 to change, 3 to replace, 0 to revoke, 0 to delete."), "{}", due.stdout);
+    assert!(
+        due.stdout
+            .contains("Plan: 0 to add, 0 to change, 3 to replace, 0 to revoke, 0 to delete."),
+        "{}",
+        due.stdout
+    );
     let iot = aged_account.iot().await;
     let mut old_serials = BTreeMap::new();
     for device in devices {
@@ -83,60 +126,142 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
         assert_eq!(state.active.len(), 1);
         old_serials.insert(device, serial_of(&state.active[0].1));
     }
-    run(aged_account.fleetcert(aged.path()).args(["apply", "--auto-approve"])).success();
+    run(aged_account
+        .fleetcert(aged.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     for device in devices {
         let state = aws_check::device(&iot, device).await.unwrap();
-        assert_eq!(state.active.len(), 2, "{device}: the old certificate stays ACTIVE during the overlap");
+        assert_eq!(
+            state.active.len(),
+            2,
+            "{device}: the old certificate stays ACTIVE during the overlap"
+        );
         for (_, _, policies) in &state.active {
-            assert!(policies.contains("telemetry"), "{device}: both certificates carry the policies");
+            assert!(
+                policies.contains("telemetry"),
+                "{device}: both certificates carry the policies"
+            );
         }
     }
     // During the overlap: no changes, a warning per device.
-    let during = run(aged_account.fleetcert(aged.path()).args(["plan", "--detailed-exitcode"])).success();
-    assert!(during.stdout.contains("stays ACTIVE until"), "{}", during.stdout);
+    let during = run(aged_account
+        .fleetcert(aged.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
+    assert!(
+        during.stdout.contains("stays ACTIVE until"),
+        "{}",
+        during.stdout
+    );
 
     // After the overlap: the old ones are retired, and revoked in PCA.
     std::thread::sleep(std::time::Duration::from_secs(5));
-    let retire = run(aged_account.fleetcert(aged.path()).args(["plan", "--detailed-exitcode"]));
+    let retire = run(aged_account
+        .fleetcert(aged.path())
+        .args(["plan", "--detailed-exitcode"]));
     assert_eq!(retire.code, 2, "{}", retire.stdout);
     assert!(retire.stdout.contains("3 to revoke"), "{}", retire.stdout);
-    run(aged_account.fleetcert(aged.path()).args(["apply", "--auto-approve"])).success();
+    run(aged_account
+        .fleetcert(aged.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     let revoked = revocations(&emulator, &aged_account.id);
     for device in devices {
         let state = aws_check::device(&iot, device).await.unwrap();
-        assert_eq!(state.active.len(), 1, "{device}: exactly one ACTIVE certificate after the overlap");
-        assert_ne!(serial_of(&state.active[0].1), old_serials[device], "{device}: the new certificate remains");
-        assert_eq!(revoked.get(&old_serials[device]).map(String::as_str), Some("SUPERSEDED"), "{device}: {revoked:?}");
+        assert_eq!(
+            state.active.len(),
+            1,
+            "{device}: exactly one ACTIVE certificate after the overlap"
+        );
+        assert_ne!(
+            serial_of(&state.active[0].1),
+            old_serials[device],
+            "{device}: the new certificate remains"
+        );
+        assert_eq!(
+            revoked.get(&old_serials[device]).map(String::as_str),
+            Some("SUPERSEDED"),
+            "{device}: {revoked:?}"
+        );
     }
-    let settled = run(aged_account.fleetcert(aged.path()).args(["plan", "--detailed-exitcode"])).success();
+    let settled = run(aged_account
+        .fleetcert(aged.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
     assert!(settled.stdout.contains("No changes."), "{}", settled.stdout);
 }
 
 #[tokio::test]
 async fn removal_policies_revoke_deactivate_or_keep() {
     let emulator = shared();
-    for (on_removal, expected_status) in [("revoke", "REVOKED"), ("deactivate", "INACTIVE"), ("keep", "ACTIVE")] {
+    for (on_removal, expected_status) in [
+        ("revoke", "REVOKED"),
+        ("deactivate", "INACTIVE"),
+        ("keep", "ACTIVE"),
+    ] {
         let account = Account::new(emulator);
         let lifecycle = format!("  on_removal: {on_removal}\n  delete_things: true\n");
-        let fleet = FleetDir::with_spec(&spec("removal", &["stay-1", "stay-2", "leave-1"], &lifecycle));
-        run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+        let fleet = FleetDir::with_spec(&spec(
+            "removal",
+            &["stay-1", "stay-2", "leave-1"],
+            &lifecycle,
+        ));
+        run(account
+            .fleetcert(fleet.path())
+            .args(["apply", "--auto-approve"]))
+        .success();
         let iot = account.iot().await;
         let before = aws_check::device(&iot, "leave-1").await.unwrap();
         let (cert_id, pem, _) = before.active[0].clone();
 
         fleet.edit("  - name: leave-1\n", "");
-        let applied = run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
-        let described = iot.describe_certificate().certificate_id(&cert_id).send().await.unwrap();
-        let status = described.certificate_description().unwrap().status().unwrap().as_str().to_string();
-        assert_eq!(status, expected_status, "on_removal {on_removal}:\n{}", applied.stdout);
+        let applied = run(account
+            .fleetcert(fleet.path())
+            .args(["apply", "--auto-approve"]))
+        .success();
+        let described = iot
+            .describe_certificate()
+            .certificate_id(&cert_id)
+            .send()
+            .await
+            .unwrap();
+        let status = described
+            .certificate_description()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str()
+            .to_string();
+        assert_eq!(
+            status, expected_status,
+            "on_removal {on_removal}:\n{}",
+            applied.stdout
+        );
         let revoked = revocations(emulator, &account.id);
         let thing = iot.describe_thing().thing_name("leave-1").send().await;
         match on_removal {
             "revoke" => {
-                assert_eq!(revoked.get(&serial_of(&pem)).map(String::as_str), Some("CESSATION_OF_OPERATION"));
-                let cert_arn = described.certificate_description().unwrap().certificate_arn().unwrap().to_string();
-                let policies = iot.list_attached_policies().target(&cert_arn).send().await.unwrap();
-                assert!(policies.policies().is_empty(), "a revoked certificate is detached from its policies");
+                assert_eq!(
+                    revoked.get(&serial_of(&pem)).map(String::as_str),
+                    Some("CESSATION_OF_OPERATION")
+                );
+                let cert_arn = described
+                    .certificate_description()
+                    .unwrap()
+                    .certificate_arn()
+                    .unwrap()
+                    .to_string();
+                let policies = iot
+                    .list_attached_policies()
+                    .target(&cert_arn)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    policies.policies().is_empty(),
+                    "a revoked certificate is detached from its policies"
+                );
                 assert!(thing.is_err(), "the thing is deleted (delete_things: true)");
             }
             "deactivate" => {
@@ -151,34 +276,92 @@ async fn removal_policies_revoke_deactivate_or_keep() {
         }
         // The devices that stayed are untouched, and the fleet has converged.
         for device in ["stay-1", "stay-2"] {
-            assert_eq!(aws_check::device(&iot, device).await.unwrap().active.len(), 1);
+            assert_eq!(
+                aws_check::device(&iot, device).await.unwrap().active.len(),
+                1
+            );
         }
-        let settled = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"])).success();
-        assert!(settled.stdout.contains("No changes."), "{on_removal}: {}", settled.stdout);
+        let settled = run(account
+            .fleetcert(fleet.path())
+            .args(["plan", "--detailed-exitcode"]))
+        .success();
+        assert!(
+            settled.stdout.contains("No changes."),
+            "{on_removal}: {}",
+            settled.stdout
+        );
     }
 }
 
 #[tokio::test]
 async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
     let account = Account::new(shared());
-    let fleet = FleetDir::with_spec(&spec("stolen", &["ok-1", "stolen-1"], "  on_removal: revoke\n"));
-    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+    let fleet = FleetDir::with_spec(&spec(
+        "stolen",
+        &["ok-1", "stolen-1"],
+        "  on_removal: revoke\n",
+    ));
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     let iot = account.iot().await;
     let (cert_id, pem, _) = aws_check::device(&iot, "stolen-1").await.unwrap().active[0].clone();
 
-    fleet.edit("  - name: stolen-1\n", "  - name: stolen-1\n    revoked: true\n    revocation_reason: key_compromise\n");
+    fleet.edit(
+        "  - name: stolen-1\n",
+        "  - name: stolen-1\n    revoked: true\n    revocation_reason: key_compromise\n",
+    );
     let plan = run(account.fleetcert(fleet.path()).args(["plan"])).success();
-    assert!(plan.stdout.contains("the spec revokes device stolen-1 (KEY_COMPROMISE)"), "{}", plan.stdout);
-    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+    assert!(
+        plan.stdout
+            .contains("the spec revokes device stolen-1 (KEY_COMPROMISE)"),
+        "{}",
+        plan.stdout
+    );
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
 
-    let described = iot.describe_certificate().certificate_id(&cert_id).send().await.unwrap();
-    assert_eq!(described.certificate_description().unwrap().status().unwrap().as_str(), "REVOKED");
+    let described = iot
+        .describe_certificate()
+        .certificate_id(&cert_id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described
+            .certificate_description()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str(),
+        "REVOKED"
+    );
     let revoked = revocations(shared(), &account.id);
-    assert_eq!(revoked.get(&serial_of(&pem)).map(String::as_str), Some("KEY_COMPROMISE"));
-    let principals = iot.list_thing_principals().thing_name("stolen-1").send().await.unwrap();
-    assert!(principals.principals().is_empty(), "the revoked certificate is detached from its thing");
-    assert_eq!(aws_check::device(&iot, "ok-1").await.unwrap().active.len(), 1);
-    let settled = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"])).success();
+    assert_eq!(
+        revoked.get(&serial_of(&pem)).map(String::as_str),
+        Some("KEY_COMPROMISE")
+    );
+    let principals = iot
+        .list_thing_principals()
+        .thing_name("stolen-1")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        principals.principals().is_empty(),
+        "the revoked certificate is detached from its thing"
+    );
+    assert_eq!(
+        aws_check::device(&iot, "ok-1").await.unwrap().active.len(),
+        1
+    );
+    let settled = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
     assert!(settled.stdout.contains("No changes."), "{}", settled.stdout);
 }
 
@@ -186,29 +369,69 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
 async fn replace_reissues_a_leaked_certificate_and_revokes_the_old_one_first() {
     let account = Account::new(shared());
     let fleet = FleetDir::with_spec(&spec("leak", &["leaky", "fine"], "  on_removal: revoke\n"));
-    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     let iot = account.iot().await;
     let (old_id, old_pem, _) = aws_check::device(&iot, "leaky").await.unwrap().active[0].clone();
     let old_key = std::fs::read(fleet.path().join("out/leaky/private-key.pem")).unwrap();
 
-    let unknown = run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve", "--replace", "nobody"]));
+    let unknown = run(account.fleetcert(fleet.path()).args([
+        "apply",
+        "--auto-approve",
+        "--replace",
+        "nobody",
+    ]));
     assert_eq!(unknown.code, 1);
-    assert!(unknown.stderr.contains("--replace nobody"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("--replace nobody"),
+        "{}",
+        unknown.stderr
+    );
 
-    let replaced = run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve", "--replace", "leaky"])).success();
-    assert!(replaced.stdout.contains("-/+ device.leaky.certificate"), "{}", replaced.stdout);
+    let replaced = run(account.fleetcert(fleet.path()).args([
+        "apply",
+        "--auto-approve",
+        "--replace",
+        "leaky",
+    ]))
+    .success();
+    assert!(
+        replaced.stdout.contains("-/+ device.leaky.certificate"),
+        "{}",
+        replaced.stdout
+    );
     let state = aws_check::device(&iot, "leaky").await.unwrap();
     assert_eq!(state.active.len(), 1);
     assert_ne!(state.active[0].0, old_id);
-    let described = iot.describe_certificate().certificate_id(&old_id).send().await.unwrap();
-    assert_eq!(described.certificate_description().unwrap().status().unwrap().as_str(), "REVOKED");
+    let described = iot
+        .describe_certificate()
+        .certificate_id(&old_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        revocations(shared(), &account.id).get(&serial_of(&old_pem)).map(String::as_str),
+        described
+            .certificate_description()
+            .unwrap()
+            .status()
+            .unwrap()
+            .as_str(),
+        "REVOKED"
+    );
+    assert_eq!(
+        revocations(shared(), &account.id)
+            .get(&serial_of(&old_pem))
+            .map(String::as_str),
         Some("KEY_COMPROMISE")
     );
     let new_key = std::fs::read(fleet.path().join("out/leaky/private-key.pem")).unwrap();
     assert_ne!(new_key, old_key, "a leaked key is never reused");
-    let settled = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"])).success();
+    let settled = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
     assert!(settled.stdout.contains("No changes."), "{}", settled.stdout);
 }
 
@@ -217,28 +440,83 @@ async fn losing_most_of_the_device_list_is_refused_without_allow_destructive() {
     let account = Account::new(shared());
     let names: Vec<String> = (1..=50).map(|i| format!("unit-{i:02}")).collect();
     let all: Vec<&str> = names.iter().map(String::as_str).collect();
-    let fleet = FleetDir::with_spec(&spec("guarded", &all, "  on_removal: revoke\n  max_destructive_changes: 100\n"));
-    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve", "--concurrency", "32"])).success();
+    let fleet = FleetDir::with_spec(&spec(
+        "guarded",
+        &all,
+        "  on_removal: revoke\n  max_destructive_changes: 100\n",
+    ));
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve", "--concurrency", "32"]))
+    .success();
 
     // All but one device gone (a lost include, a bad merge).
-    std::fs::write(fleet.spec_path(), spec("guarded", &all[..1], "  on_removal: revoke\n  max_destructive_changes: 100\n")).unwrap();
+    std::fs::write(
+        fleet.spec_path(),
+        spec(
+            "guarded",
+            &all[..1],
+            "  on_removal: revoke\n  max_destructive_changes: 100\n",
+        ),
+    )
+    .unwrap();
     let plan = run(account.fleetcert(fleet.path()).args(["plan"])).success();
-    assert!(plan.stdout.contains("Guard: apply refuses this plan without --allow-destructive"), "{}", plan.stdout);
-    let refused = run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"]));
+    assert!(
+        plan.stdout
+            .contains("Guard: apply refuses this plan without --allow-destructive"),
+        "{}",
+        plan.stdout
+    );
+    let refused = run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]));
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("49 of the fleet's 50 live devices are missing from the spec"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("49 of the fleet's 50 live devices are missing from the spec"),
+        "{}",
+        refused.stderr
+    );
 
     // Nothing changed.
     let iot = account.iot().await;
     for name in &all {
-        assert_eq!(aws_check::device(&iot, name).await.unwrap().active.len(), 1, "{name} was touched");
+        assert_eq!(
+            aws_check::device(&iot, name).await.unwrap().active.len(),
+            1,
+            "{name} was touched"
+        );
     }
     // Too many destructive changes by count trips the guard too.
-    let small = FleetDir::with_spec(&spec("guarded", &all, "  on_removal: deactivate\n  max_destructive_changes: 2\n"));
-    std::fs::write(small.spec_path(), spec("guarded", &all[..47], "  on_removal: deactivate\n  max_destructive_changes: 2\n")).unwrap();
-    let refused = run(account.fleetcert(small.path()).args(["apply", "--auto-approve"]));
+    let small = FleetDir::with_spec(&spec(
+        "guarded",
+        &all,
+        "  on_removal: deactivate\n  max_destructive_changes: 2\n",
+    ));
+    std::fs::write(
+        small.spec_path(),
+        spec(
+            "guarded",
+            &all[..47],
+            "  on_removal: deactivate\n  max_destructive_changes: 2\n",
+        ),
+    )
+    .unwrap();
+    let refused = run(account
+        .fleetcert(small.path())
+        .args(["apply", "--auto-approve"]));
     assert_eq!(refused.code, 1);
-    assert!(refused.stderr.contains("more than lifecycle.max_destructive_changes (2)"), "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("more than lifecycle.max_destructive_changes (2)"),
+        "{}",
+        refused.stderr
+    );
     // With --allow-destructive it goes through.
-    run(account.fleetcert(small.path()).args(["apply", "--auto-approve", "--allow-destructive"])).success();
+    run(account
+        .fleetcert(small.path())
+        .args(["apply", "--auto-approve", "--allow-destructive"]))
+    .success();
 }

@@ -2,7 +2,6 @@
 //! an empty account converges, and AWS (checked with raw SDK calls) holds
 //! exactly what the spec says.
 
-use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
 use fleetcert::spec::{CertValidity, DeviceKey};
@@ -310,7 +309,7 @@ async fn unmanaged_resources_are_never_touched_and_never_taken_over() {
         .send()
         .await
         .unwrap();
-    assert_eq!(principals.principals(), [legacy_arn.clone()]);
+    assert_eq!(principals.principals(), std::slice::from_ref(&legacy_arn));
 
     // A device named like the unmanaged thing is an error in the plan, not an adoption.
     fleet.edit(
@@ -341,5 +340,21 @@ async fn unmanaged_resources_are_never_touched_and_never_taken_over() {
         "{}",
         refused.stderr
     );
-    let _ = BTreeSet::<String>::new();
+}
+
+#[test]
+fn apply_waits_out_request_in_progress_after_each_issuance() {
+    // GetCertificate answers RequestInProgressException three times after
+    // every IssueCertificate, as PCA may right after issuing.
+    let emulator = crate::harness::Emulator::start(&["--in-progress-calls", "3"]);
+    let account = Account::new(&emulator);
+    let fleet = FleetDir::root_example();
+    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+    let counts = account.counters();
+    let issued = counts.get("acm-pca:IssueCertificate").copied().unwrap_or(0);
+    let fetched = counts.get("acm-pca:GetCertificate").copied().unwrap_or(0);
+    assert!(issued >= 7, "root CA, verification and five device certificates: {counts:?}");
+    assert!(fetched >= issued * 4, "each issuance was polled past its in-progress answers: {counts:?}");
+    let plan = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"])).success();
+    assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
 }

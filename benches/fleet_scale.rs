@@ -1,0 +1,468 @@
+//! Fleet-scale benchmarks (README, "Scale and quotas"). Run with
+//!
+//!     cargo bench --bench fleet_scale
+//!
+//! Against a dedicated emulator with AWS's default quotas and 20 ms added
+//! latency:
+//!   1. a steady-state `plan` of a 10,000-device fleet: API calls (emulator
+//!      counters) and wall time, in the default read mode and with
+//!      `--refresh=full`;
+//!   2. an `apply` creating 1,000 devices: wall time, and its ratio to the
+//!      quota-bound ideal (the largest, over all operations, of the calls made
+//!      divided by the rate fleetcert is configured to keep to);
+//! and in memory:
+//!   3. the pure planner on 100,000 devices: time and peak memory.
+//!
+//! `FLEETCERT_BENCH_DEVICES`, `FLEETCERT_BENCH_APPLY_DEVICES` and
+//! `FLEETCERT_BENCH_PLANNER_DEVICES` change the sizes; `FLEETCERT_BENCH_ONLY`
+//! (`plan`, `apply` or `planner`) runs one part.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fleetcert::cloud::pacing::AWS_DEFAULT_QUOTAS;
+use fleetcert::cloud::{DEFAULT_SHARE, default_rate};
+use fleetcert::live::{
+    LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing, PolicyVersion,
+};
+use fleetcert::plan::marker::{self, CertFacts};
+use fleetcert::plan::{PlanOptions, diff};
+
+// ---- peak memory: a counting allocator ------------------------------------
+
+struct Counting;
+
+static CURRENT: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn mib(bytes: usize) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn vm_hwm_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+// ---- the emulator ----------------------------------------------------------
+
+struct Emulator {
+    port: u16,
+    _stdin: ChildStdin,
+    child: Child,
+}
+
+impl Emulator {
+    fn start(flags: &[&str]) -> Emulator {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let python = root.join("tests/emulator/.venv/bin/python");
+        assert!(
+            python.exists(),
+            "the emulator is not installed: run tests/emulator/setup.sh"
+        );
+        let mut child = Command::new(python)
+            .args([
+                "-m",
+                "fleetcert_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
+            .arg("--exit-on-stdin-eof")
+            .args(flags)
+            .current_dir(root.join("tests/emulator"))
+            .env("PYTHONPATH", root.join("tests/emulator"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let port = loop {
+            let line = lines.next().expect("emulator exited").expect("read");
+            if let Some(port) = line.strip_prefix("FLEETCERT_EMULATOR_READY port=") {
+                break port.trim().parse().expect("port");
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Emulator {
+            port,
+            _stdin: stdin,
+            child,
+        }
+    }
+
+    fn control(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        let body = body.unwrap_or("");
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        write!(
+            stream,
+            "{method} /_fleetcert/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let (head, payload) = response.split_once("\r\n\r\n").expect("HTTP");
+        assert!(head.contains(" 200 "), "control {path}: {head} {payload}");
+        serde_json::from_str(payload).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Per-operation counts for one account.
+    fn counters(&self, account: &str) -> BTreeMap<String, u64> {
+        let all = self.control("GET", "counters", None);
+        let mut counts = BTreeMap::new();
+        for (scope, ops) in all.as_object().into_iter().flatten() {
+            if scope.starts_with(&format!("{account}/")) {
+                for (op, n) in ops.as_object().into_iter().flatten() {
+                    *counts.entry(op.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
+                }
+            }
+        }
+        counts
+    }
+
+    fn throttled(&self, account: &str) -> u64 {
+        let all = self.control("GET", "counters", None);
+        all["throttled"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(scope, _)| scope.starts_with(&format!("{account}/")))
+            .flat_map(|(_, ops)| ops.as_object().into_iter().flatten())
+            .map(|(_, n)| n.as_u64().unwrap_or(0))
+            .sum()
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fleetcert(emulator: &Emulator, account: &str, dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fleetcert"));
+    command
+        .current_dir(dir)
+        .env_remove("AWS_PROFILE")
+        .env("AWS_ACCESS_KEY_ID", account)
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "ap-northeast-1")
+        .env(
+            "AWS_ENDPOINT_URL",
+            format!("http://127.0.0.1:{}", emulator.port),
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    command
+}
+
+fn run(mut command: Command, what: &str) -> (Duration, String) {
+    let started = Instant::now();
+    let out = command.output().expect("run fleetcert");
+    let elapsed = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        stdout.lines().rev().take(20).collect::<Vec<_>>().join("\n"),
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    (elapsed, stdout)
+}
+
+/// A fleet of `devices` generated-key devices, one policy each.
+fn write_fleet(dir: &Path, fleet: &str, devices: usize) {
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut yaml = format!(
+        "version: 1\nfleet: {fleet}\nregion: ap-northeast-1\n\
+         ca:\n  subject: {{common_name: {fleet} Root CA}}\n  validity: 10y\n  iot: {{mode: sni_only}}\n\
+         defaults:\n  validity: 365d\n  renew_before: 30d\n  policies: [telemetry]\n\
+         policies:\n  telemetry:\n    document: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}}]}}\n\
+         lifecycle:\n  max_destructive_changes: 10\ndevices:\n"
+    );
+    for i in 0..devices {
+        yaml.push_str(&format!("  - name: dev-{i:06}\n"));
+    }
+    std::fs::write(dir.join("fleet.yaml"), yaml).expect("write fleet.yaml");
+}
+
+/// Flags that lift fleetcert's own pacing (for building a fleet fast while
+/// the emulator has no quotas).
+fn unpaced() -> Vec<String> {
+    AWS_DEFAULT_QUOTAS
+        .iter()
+        .flat_map(|(op, _)| ["--rate-limit".to_string(), format!("{op}=5000")])
+        .collect()
+}
+
+// ---- 1. steady-state plan --------------------------------------------------
+
+fn bench_plan(devices: usize) {
+    let emulator = Emulator::start(&["--quotas", "off"]);
+    let account = "100000000001";
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_fleet(dir.path(), "bench-plan", devices);
+    println!("building a {devices}-device fleet (quotas off, pacing lifted)...");
+    let mut apply = fleetcert(&emulator, account, dir.path());
+    apply
+        .args(["apply", "--auto-approve", "--quiet", "--concurrency", "64"])
+        .args(unpaced());
+    let (built, _) = run(apply, "building the fleet");
+    println!("  built in {:.1}s", built.as_secs_f64());
+
+    emulator.control(
+        "POST",
+        "config",
+        Some(r#"{"quotas": "aws", "latency_ms": 20}"#),
+    );
+    for (mode, args) in [("recorded", vec![]), ("full", vec!["--refresh", "full"])] {
+        emulator.control("POST", "counters/reset", None);
+        let mut plan = fleetcert(&emulator, account, dir.path());
+        plan.args(["plan", "--detailed-exitcode"]).args(&args);
+        let started = Instant::now();
+        let out = plan.output().expect("plan");
+        let elapsed = started.elapsed();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "the steady-state plan shows changes or failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let counts = emulator.counters(account);
+        let calls: u64 = counts.values().sum();
+        let budget = devices / 100 + 50;
+        println!(
+            "[1] steady-state plan, {devices} devices, --refresh={mode}: {calls} API calls \
+             (target in the default mode: <= {budget}), {:.2}s wall, {} throttled",
+            elapsed.as_secs_f64(),
+            emulator.throttled(account)
+        );
+        let mut top: Vec<_> = counts.iter().collect();
+        top.sort_by(|a, b| b.1.cmp(a.1));
+        let top: Vec<String> = top
+            .iter()
+            .take(6)
+            .map(|(op, n)| format!("{op} {n}"))
+            .collect();
+        println!("    {}", top.join(", "));
+    }
+}
+
+// ---- 2. apply creating devices ---------------------------------------------
+
+fn bench_apply(devices: usize) {
+    let emulator = Emulator::start(&["--quotas", "aws", "--latency-ms", "20"]);
+    let account = "100000000002";
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_fleet(dir.path(), "bench-apply", devices);
+    let mut apply = fleetcert(&emulator, account, dir.path());
+    apply.args(["apply", "--auto-approve", "--quiet"]);
+    let (elapsed, _) = run(apply, "apply");
+    let counts = emulator.counters(account);
+    let (bound_op, ideal) = counts
+        .iter()
+        .map(|(op, n)| (op.clone(), *n as f64 / default_rate(op)))
+        .fold((String::new(), 0.0), |best, (op, secs)| {
+            if secs > best.1 { (op, secs) } else { best }
+        });
+    println!(
+        "[2] apply creating {devices} devices: {:.1}s wall; quota-bound ideal {:.1}s ({} calls of {bound_op} at {}/s, \
+         {DEFAULT_SHARE} of AWS's default quota); ratio {:.3} (target <= 1.2); {} calls, {} throttled",
+        elapsed.as_secs_f64(),
+        ideal,
+        counts.get(&bound_op).copied().unwrap_or(0),
+        default_rate(&bound_op),
+        elapsed.as_secs_f64() / ideal,
+        counts.values().sum::<u64>(),
+        emulator.throttled(account)
+    );
+}
+
+// ---- 3. the pure planner ---------------------------------------------------
+
+fn sha(text: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(text.as_bytes()))
+}
+
+/// A steady-state live state for `spec`: every device has its thing, one
+/// ACTIVE certificate with its policies, and its record.
+fn steady_live(spec: &fleetcert::spec::Spec, now: i64) -> LiveState {
+    let fleet = spec.fleet.as_str();
+    let mut live = LiveState {
+        ca: Some(LiveCa {
+            arn: "arn:aws:acm-pca:ap-northeast-1:100000000003:certificate-authority/bench".into(),
+            status: "ACTIVE".into(),
+            key_algorithm: "EC_prime256v1".into(),
+            signing_algorithm: "SHA256WITHECDSA".into(),
+            owner: Some(fleet.into()),
+            certificate_pem: Some(
+                "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
+            ),
+            not_after: Some(now + 3650 * 86400),
+        }),
+        iot_ca: Some(LiveIotCa {
+            certificate_id: sha("ca"),
+            status: "ACTIVE".into(),
+            mode: "SNI_ONLY".into(),
+            auto_registration: false,
+        }),
+        ..LiveState::default()
+    };
+    for (name, policy) in &spec.policies {
+        live.policies.insert(
+            name.clone(),
+            LivePolicy {
+                name: name.clone(),
+                arn: format!("arn:aws:iot:ap-northeast-1:100000000003:policy/{name}"),
+                owner: Some(fleet.into()),
+                default_version: "1".into(),
+                document: policy.canonical.clone(),
+                versions: vec![PolicyVersion {
+                    id: "1".into(),
+                    is_default: true,
+                }],
+            },
+        );
+    }
+    for device in spec.devices.values() {
+        let id = sha(&device.name);
+        let cert = LiveCertificate {
+            id: id.clone(),
+            arn: format!("arn:aws:iot:ap-northeast-1:100000000003:cert/{id}"),
+            status: "ACTIVE".into(),
+            serial: id[..32].to_string(),
+            subject_cn: Some(device.name.clone()),
+            not_before: now - 86400,
+            not_after: now + 300 * 86400,
+            created_at: now - 86400,
+            public_key_sha256: sha(&format!("key {}", device.name)),
+            things: BTreeSet::from([device.name.clone()]),
+            policies: device.policies.clone(),
+        };
+        live.markers.insert(
+            device.name.clone(),
+            marker::encode(fleet, &[CertFacts::of(&cert)]),
+        );
+        live.things.insert(
+            device.name.clone(),
+            LiveThing {
+                name: device.name.clone(),
+                thing_type: device.thing_type.clone(),
+                attributes: device.attributes.clone(),
+                owner: Some(fleet.into()),
+                version: 2,
+            },
+        );
+        live.certificates.insert(id, cert);
+    }
+    live
+}
+
+fn bench_planner(devices: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_fleet(dir.path(), "bench-planner", devices);
+    let spec = fleetcert::spec::load(&dir.path().join("fleet.yaml"))
+        .unwrap_or_else(|e| panic!("spec: {}", e.render(false)));
+    let now = jiff::Timestamp::now().as_second();
+    let live = steady_live(&spec, now);
+    let options = PlanOptions {
+        now,
+        ..PlanOptions::default()
+    };
+    // Warm-up on a tenth, so the timed run measures planning, not page faults.
+    let baseline = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    let started = Instant::now();
+    let plan = diff(&spec, &live, &options).expect("plan");
+    let elapsed = started.elapsed();
+    let peak = PEAK.load(Ordering::Relaxed) - baseline;
+    assert!(plan.changes.is_empty(), "steady state plans no change");
+    // A plan that changes every device: each one's certificate expires.
+    let expiring = PlanOptions {
+        now: now + 280 * 86400,
+        ..PlanOptions::default()
+    };
+    let baseline2 = CURRENT.load(Ordering::Relaxed);
+    PEAK.store(baseline2, Ordering::Relaxed);
+    let started = Instant::now();
+    let rotate = diff(&spec, &live, &expiring).expect("plan");
+    let elapsed2 = started.elapsed();
+    let peak2 = PEAK.load(Ordering::Relaxed) - baseline2;
+    println!(
+        "[3] pure planner, {devices} devices: steady state {:.3}s, {:.1} MiB peak above the inputs; \
+         all {} rotating {:.3}s, {:.1} MiB peak (targets < 1 s, < 500 MB); inputs {:.1} MiB; process VmHWM {:.1} MiB",
+        elapsed.as_secs_f64(),
+        mib(peak),
+        rotate.changes.len(),
+        elapsed2.as_secs_f64(),
+        mib(peak2),
+        mib(baseline),
+        vm_hwm_kib().unwrap_or(0) as f64 / 1024.0
+    );
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is taken from the command line.
+    let only = std::env::var("FLEETCERT_BENCH_ONLY").unwrap_or_default();
+    let wants = |part: &str| only.is_empty() || only == part;
+    println!(
+        "fleet_scale: emulator with --quotas aws --latency-ms 20; fleetcert paces at {DEFAULT_SHARE} of AWS's default quotas"
+    );
+    if wants("planner") {
+        bench_planner(env_usize("FLEETCERT_BENCH_PLANNER_DEVICES", 100_000));
+    }
+    if wants("apply") {
+        bench_apply(env_usize("FLEETCERT_BENCH_APPLY_DEVICES", 1_000));
+    }
+    if wants("plan") {
+        bench_plan(env_usize("FLEETCERT_BENCH_DEVICES", 10_000));
+    }
+}

@@ -1,0 +1,92 @@
+//! Crash safety: an apply of 100 devices is killed with SIGKILL at 10
+//! different moments (from the CA's creation to the middle of the devices),
+//! re-run each time, and finally run to the end. The final state must hold:
+//! it converges; no device holds two ACTIVE certificates; no certificate was
+//! issued twice for one request (every distinct certificate PCA issued was
+//! registered: idempotency tokens); no generated key was lost (each
+//! out/<device>/private-key.pem matches its registered certificate); no
+//! unmanaged leftovers.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Account, Emulator};
+use crate::scale_common::{IssueRecorder, check_converged, plan_exit, registered, write_fleet};
+
+#[test]
+fn apply_killed_at_ten_points_converges_with_every_invariant() {
+    let emulator = Emulator::start(&["--latency-ms", "5"]);
+    let recorder = IssueRecorder::start(emulator.port);
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    // fleetcert's default pacing (RegisterCertificate at 5/s) spreads the
+    // 100 devices over ~20 s, so the kill points fall all along the run.
+    let devices = write_fleet(dir.path(), 100, &[]);
+    let endpoint = format!("http://127.0.0.1:{}", recorder.port);
+    let apply = || {
+        let mut command = account.fleetcert(dir.path());
+        command
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .args(["apply", "--auto-approve", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command
+    };
+    let kill_after_ms = [300u64, 700, 1100, 1500, 1900, 2300, 2700, 3100, 3500, 3900];
+    let mut killed_running = 0;
+    for (i, ms) in kill_after_ms.iter().enumerate() {
+        let mut child = apply().spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(*ms));
+        // Child::kill sends SIGKILL on Unix: no destructor or handler runs.
+        if child.try_wait().unwrap().is_none() {
+            killed_running += 1;
+        }
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        eprintln!("run {}: killed after {ms} ms ({status})", i + 1);
+    }
+    assert!(
+        killed_running >= 8,
+        "only {killed_running} of 10 runs were still running when killed"
+    );
+    let started = Instant::now();
+    let out = apply().status().unwrap();
+    eprintln!("final run: {out} in {:.1}s", started.elapsed().as_secs_f64());
+    assert!(out.success(), "the run after the kills failed");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let problems = runtime.block_on(check_converged(&account, dir.path(), &devices));
+    assert!(problems.is_empty(), "{problems:#?}");
+
+    // Every distinct device certificate PCA issued (tokens make a repeated
+    // request return the same certificate) is registered: nothing was issued
+    // twice for one request.
+    let issued = recorder.device_certificates();
+    let serials: std::collections::BTreeSet<String> = runtime
+        .block_on(registered(&account))
+        .iter()
+        .map(|c| c.info.serial.clone())
+        .collect();
+    let issued_serials: std::collections::BTreeSet<String> = issued
+        .iter()
+        .map(|arn| arn.rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        issued_serials, serials,
+        "PCA issued {} device certificates for {} registered",
+        issued_serials.len(),
+        serials.len()
+    );
+    let fast = [
+        "--rate-limit",
+        "iot:DescribeCertificate=500",
+        "--rate-limit",
+        "iot:ListPrincipalThings=500",
+        "--rate-limit",
+        "iot:ListAttachedPolicies=500",
+    ];
+    assert_eq!(plan_exit(&account, dir.path(), &[]), Some(0));
+    let mut full = vec!["--refresh", "full"];
+    full.extend(fast);
+    assert_eq!(plan_exit(&account, dir.path(), &full), Some(0));
+}
