@@ -19,6 +19,10 @@ pub struct PlanOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error(
+        "device {device}: the name is fleetcert's own lock thing for this fleet; rename the device"
+    )]
+    ReservedName { device: String },
+    #[error(
         "thing {name} already exists and is not managed by fleet {fleet} ({owner}); fleetcert never takes over \
          a resource silently: rename the device, delete the thing, or set its `fleetcert` attribute to {fleet}"
     )]
@@ -95,7 +99,14 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     planner.plan_ca_registration();
     planner.plan_thing_types();
     planner.plan_policies();
+    let lock_thing = crate::lock::thing_name(&spec.fleet);
     for device in spec.devices.values() {
+        if device.name == lock_thing {
+            planner.errors.push(PlanError::ReservedName {
+                device: device.name.clone(),
+            });
+            continue;
+        }
         planner.plan_device(device);
     }
     planner.plan_departed_devices();
@@ -649,7 +660,10 @@ impl Planner<'_> {
 
         let certs: Vec<&LiveCertificate> = self.live.certificates_of(name).collect();
         if let Some(reason) = device.revoked {
-            for cert in certs.iter().filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE")) {
+            for cert in certs
+                .iter()
+                .filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE"))
+            {
                 let change = self.retirement(
                     name,
                     cert,
@@ -1112,7 +1126,10 @@ impl Planner<'_> {
         // revoked by a plan.
         let (pending, departed): (Vec<&LiveCertificate>, Vec<&LiveCertificate>) =
             departed.into_iter().partition(|c| {
-                matches!(c.status.as_str(), "PENDING_ACTIVATION" | "PENDING_TRANSFER" | "REGISTER_INACTIVE")
+                matches!(
+                    c.status.as_str(),
+                    "PENDING_ACTIVATION" | "PENDING_TRANSFER" | "REGISTER_INACTIVE"
+                )
             });
         for cert in pending {
             self.warnings.push(format!(

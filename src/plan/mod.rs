@@ -7,6 +7,8 @@
 
 mod diff;
 pub mod marker;
+#[cfg(test)]
+mod tests;
 pub mod token;
 
 use std::collections::BTreeSet;
