@@ -50,9 +50,7 @@ pub fn parse_der(der: &[u8]) -> Result<CertInfo, CertError> {
         .and_then(|cn| cn.as_str().ok())
         .map(str::to_string);
     Ok(CertInfo {
-        serial: hex::encode(cert.tbs_certificate.raw_serial())
-            .trim_start_matches("00")
-            .to_string(),
+        serial: serial_hex(cert.tbs_certificate.raw_serial()),
         subject_cn,
         not_before: cert.validity().not_before.timestamp(),
         not_after: cert.validity().not_after.timestamp(),
