@@ -86,6 +86,28 @@ pub struct AwsArgs {
     /// The AWS region; overrides the spec's `region` and the AWS chain's.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+    /// Requests per second for one AWS operation, e.g.
+    /// `iot:RegisterCertificate=20` (an account with raised quotas);
+    /// repeatable; overrides the spec's `rate_limits`. The default is half of
+    /// AWS's default quota.
+    #[arg(long = "rate-limit", value_name = "OPERATION=RATE", value_parser = parse_rate_limit)]
+    pub rate_limits: Vec<(String, f64)>,
+}
+
+/// `iot:RegisterCertificate=20` -> (operation, rate).
+fn parse_rate_limit(text: &str) -> Result<(String, f64), String> {
+    let (operation, rate) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not OPERATION=RATE (e.g. iot:RegisterCertificate=20)"))?;
+    if !crate::spec::types::is_rate_limit_op(operation) {
+        return Err(format!(
+            "`{operation}` is not an AWS operation: name it as `acm-pca:<Operation>` or `iot:<Operation>`"
+        ));
+    }
+    match rate.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok((operation.to_string(), rate)),
+        _ => Err(format!("`{rate}` is not a number of requests per second above 0")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -14,6 +14,11 @@ impl Printer {
         Self { quiet }
     }
 
+    /// Whether progress and status messages are suppressed (`--quiet`).
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
     /// Whether stdout will show colour (a terminal, and no `NO_COLOR`).
     pub fn color_stdout(&self) -> bool {
         anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never

@@ -191,10 +191,10 @@ impl Pacer {
     /// A call went through: recover towards the configured rate.
     fn succeeded(&self, operation: &'static str) {
         let mut buckets = self.buckets.lock().expect("pacer");
-        if let Some(bucket) = buckets.get_mut(operation) {
-            if bucket.current < bucket.rate {
-                bucket.current = (bucket.current + bucket.rate * 0.05).min(bucket.rate);
-            }
+        if let Some(bucket) = buckets.get_mut(operation)
+            && bucket.current < bucket.rate
+        {
+            bucket.current = (bucket.current + bucket.rate * 0.05).min(bucket.rate);
         }
     }
 

@@ -418,10 +418,10 @@ impl Cloud {
                 if owner.as_deref() != Some(fleet) && !wanted.contains(name) {
                     continue;
                 }
-                if owner.as_deref() == Some(fleet) {
-                    if let Some(marker) = marker {
-                        markers.insert(name.to_string(), marker);
-                    }
+                if owner.as_deref() == Some(fleet)
+                    && let Some(marker) = marker
+                {
+                    markers.insert(name.to_string(), marker);
                 }
                 things.insert(
                     name.to_string(),
@@ -563,10 +563,10 @@ impl Cloud {
                 .await
                 .map_err(|e| failed("iot:ListThingTypes", "", e))?;
             for thing_type in page.thing_types() {
-                if let Some(name) = thing_type.thing_type_name() {
-                    if wanted.contains(name) {
-                        found.insert(name.to_string());
-                    }
+                if let Some(name) = thing_type.thing_type_name()
+                    && wanted.contains(name)
+                {
+                    found.insert(name.to_string());
                 }
             }
             token = page.next_token().map(str::to_string);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::apply::{ApplyOptions, execute};
+use crate::apply::ApplyOptions;
 use crate::cli::ApplyArgs;
 use crate::cloud::Cloud;
 use crate::exit::ExitStatus;
@@ -72,15 +72,23 @@ async fn run(
     lease: &Lease,
     printer: &Printer,
 ) -> anyhow::Result<bool> {
-    let on_done =
-        |report: &crate::apply::ChangeReport| printer.info(&render::text::change_done(report));
+    // Progress bars (or periodic lines off a terminal); change lines go
+    // through them so the bars are not torn.
+    let progress = crate::progress::ApplyProgress::new(printer.is_quiet());
+    let on_done = |report: &crate::apply::ChangeReport| {
+        if !printer.is_quiet() {
+            progress.println(&render::text::change_done(report));
+        }
+    };
     let options = ApplyOptions {
         concurrency: args.concurrency,
     };
     // Losing the lock means another apply may be running: stop at once (apply
     // is safe to re-run after any interruption) rather than interleave.
     let report = tokio::select! {
-        report = execute(plan, spec, cloud, live.ca.as_ref(), &options, &on_done) => report,
+        report = crate::apply::execute_with_progress(
+            plan, spec, cloud, live.ca.as_ref(), &options, &on_done, &progress,
+        ) => report,
         lost = lease.lost() => return Err(lost.into()),
     };
     printer.out(&render::text::apply_report(&report));

@@ -36,7 +36,10 @@ pub async fn connect(aws: &AwsArgs, spec: &Spec) -> anyhow::Result<Cloud> {
         region: aws.region.clone().or_else(|| spec.region.clone()),
         endpoint_url: aws.endpoint_url.clone(),
     };
-    Ok(Cloud::connect(&settings).await?)
+    // Rate limits: the defaults (cloud/pacing.rs), then the spec's, then the flags'.
+    let mut limits = spec.rate_limits.clone();
+    limits.extend(aws.rate_limits.iter().cloned());
+    Ok(Cloud::connect(&settings).await?.with_rate_limits(&limits))
 }
 
 pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> {

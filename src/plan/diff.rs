@@ -94,6 +94,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         changes: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
+        by_device: certificates_by_device(live),
     };
     planner.plan_ca();
     planner.plan_ca_registration();
@@ -176,6 +177,29 @@ struct Planner<'a> {
     changes: Vec<Change>,
     warnings: Vec<String>,
     errors: Vec<PlanError>,
+    /// Certificates by subject CN, oldest first (as `certificates_of`),
+    /// built once: one lookup per device keeps planning linear in the fleet.
+    by_device: BTreeMap<&'a str, Vec<&'a LiveCertificate>>,
+}
+
+fn certificates_by_device(live: &LiveState) -> BTreeMap<&str, Vec<&LiveCertificate>> {
+    let mut by_device: BTreeMap<&str, Vec<&LiveCertificate>> = BTreeMap::new();
+    for cert in live.certificates.values() {
+        if let Some(cn) = cert.subject_cn.as_deref() {
+            by_device.entry(cn).or_default().push(cert);
+        }
+    }
+    for certs in by_device.values_mut() {
+        certs.sort_by(|a, b| (a.created_at, a.not_before, &a.id).cmp(&(b.created_at, b.not_before, &b.id)));
+    }
+    by_device
+}
+
+impl<'a> Planner<'a> {
+    /// The device's certificates, oldest first (`LiveState::certificates_of`).
+    fn certificates_of(&self, device: &str) -> impl Iterator<Item = &'a LiveCertificate> + use<'a> {
+        self.by_device.get(device).cloned().unwrap_or_default().into_iter()
+    }
 }
 
 impl Planner<'_> {
@@ -658,7 +682,7 @@ impl Planner<'_> {
             }
         }
 
-        let certs: Vec<&LiveCertificate> = self.live.certificates_of(name).collect();
+        let certs: Vec<&LiveCertificate> = self.certificates_of(name).collect();
         if let Some(reason) = device.revoked {
             for cert in certs
                 .iter()
@@ -956,7 +980,6 @@ impl Planner<'_> {
             },
             DeviceKey::Generated | DeviceKey::External { .. } => {
                 let avoid = self
-                    .live
                     .certificates_of(name)
                     .map(|c| c.public_key_sha256.clone())
                     .collect();

@@ -270,10 +270,11 @@ pub fn record(spec: &Spec, live: &LiveState, changes: &mut Vec<Change>) {
     }
     let mut changes_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (index, change) in changes.iter().enumerate() {
-        if let Some(device) = change.device.as_deref() {
-            if change.phase != Phase::Cleanup && spec.devices.contains_key(device) {
-                changes_of.entry(device).or_default().push(index);
-            }
+        if let Some(device) = change.device.as_deref()
+            && change.phase != Phase::Cleanup
+            && spec.devices.contains_key(device)
+        {
+            changes_of.entry(device).or_default().push(index);
         }
     }
     let empty = BTreeMap::new();

@@ -44,6 +44,19 @@ fn apply_killed_at_ten_points_converges_with_every_invariant() {
         child.kill().unwrap();
         let status = child.wait().unwrap();
         eprintln!("run {}: killed after {ms} ms ({status})", i + 1);
+        // A killed apply leaves the fleet's apply lock held: release it, as
+        // an operator does after a CI runner died (`fleetcert force-unlock`).
+        let unlock = account
+            .fleetcert(dir.path())
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .arg("force-unlock")
+            .output()
+            .unwrap();
+        assert!(
+            unlock.status.success(),
+            "force-unlock: {}",
+            String::from_utf8_lossy(&unlock.stderr)
+        );
     }
     assert!(
         killed_running >= 8,
@@ -51,7 +64,10 @@ fn apply_killed_at_ten_points_converges_with_every_invariant() {
     );
     let started = Instant::now();
     let out = apply().status().unwrap();
-    eprintln!("final run: {out} in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "final run: {out} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     assert!(out.success(), "the run after the kills failed");
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -72,7 +88,8 @@ fn apply_killed_at_ten_points_converges_with_every_invariant() {
         .map(|arn| arn.rsplit('/').next().unwrap().to_string())
         .collect();
     assert_eq!(
-        issued_serials, serials,
+        issued_serials,
+        serials,
         "PCA issued {} device certificates for {} registered",
         issued_serials.len(),
         serials.len()

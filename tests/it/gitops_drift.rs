@@ -230,9 +230,16 @@ async fn drift_tells_changes_in_aws_from_auto_registration_and_unapplied_specs()
     // decides (here: deletes it).
     let (code, report) = drift_json(&account, &fleet, &[]);
     assert_eq!(code, 2, "{report:#}");
-    let left: Vec<_> = items(&report).into_iter().map(|(kind, _, _)| kind).collect();
+    let left: Vec<_> = items(&report)
+        .into_iter()
+        .map(|(kind, _, _)| kind)
+        .collect();
     assert_eq!(left, ["auto_registered"], "{report:#}");
-    iot.delete_certificate().certificate_id(&jitr_id).send().await.unwrap();
+    iot.delete_certificate()
+        .certificate_id(&jitr_id)
+        .send()
+        .await
+        .unwrap();
     let (code, report) = drift_json(&account, &fleet, &[]);
     assert_eq!(code, 0, "{report:#}");
 

@@ -349,12 +349,24 @@ fn apply_waits_out_request_in_progress_after_each_issuance() {
     let emulator = crate::harness::Emulator::start(&["--in-progress-calls", "3"]);
     let account = Account::new(&emulator);
     let fleet = FleetDir::root_example();
-    run(account.fleetcert(fleet.path()).args(["apply", "--auto-approve"])).success();
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"]))
+    .success();
     let counts = account.counters();
     let issued = counts.get("acm-pca:IssueCertificate").copied().unwrap_or(0);
     let fetched = counts.get("acm-pca:GetCertificate").copied().unwrap_or(0);
-    assert!(issued >= 7, "root CA, verification and five device certificates: {counts:?}");
-    assert!(fetched >= issued * 4, "each issuance was polled past its in-progress answers: {counts:?}");
-    let plan = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"])).success();
+    assert!(
+        issued >= 7,
+        "root CA, verification and five device certificates: {counts:?}"
+    );
+    assert!(
+        fetched >= issued * 4,
+        "each issuance was polled past its in-progress answers: {counts:?}"
+    );
+    let plan = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
 }

@@ -70,7 +70,10 @@ fn apply_converges_through_faults_drops_and_throttling() {
         );
         assert!(runs < 4, "no convergence after {runs} applies:\n{stdout}");
     }
-    eprintln!("converged in {runs} apply run(s), {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "converged in {runs} apply run(s), {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Faults, drops and throttling really happened.
     let throttled: u64 = emulator.control("GET", "counters", None)["throttled"]
