@@ -96,9 +96,9 @@ pub struct AwsArgs {
 
 /// `iot:RegisterCertificate=20` -> (operation, rate).
 fn parse_rate_limit(text: &str) -> Result<(String, f64), String> {
-    let (operation, rate) = text
-        .split_once('=')
-        .ok_or_else(|| format!("`{text}` is not OPERATION=RATE (e.g. iot:RegisterCertificate=20)"))?;
+    let (operation, rate) = text.split_once('=').ok_or_else(|| {
+        format!("`{text}` is not OPERATION=RATE (e.g. iot:RegisterCertificate=20)")
+    })?;
     if !crate::spec::types::is_rate_limit_op(operation) {
         return Err(format!(
             "`{operation}` is not an AWS operation: name it as `acm-pca:<Operation>` or `iot:<Operation>`"
@@ -106,7 +106,9 @@ fn parse_rate_limit(text: &str) -> Result<(String, f64), String> {
     }
     match rate.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Ok((operation.to_string(), rate)),
-        _ => Err(format!("`{rate}` is not a number of requests per second above 0")),
+        _ => Err(format!(
+            "`{rate}` is not a number of requests per second above 0"
+        )),
     }
 }
 

@@ -190,7 +190,9 @@ fn certificates_by_device(live: &LiveState) -> BTreeMap<&str, Vec<&LiveCertifica
         }
     }
     for certs in by_device.values_mut() {
-        certs.sort_by(|a, b| (a.created_at, a.not_before, &a.id).cmp(&(b.created_at, b.not_before, &b.id)));
+        certs.sort_by(|a, b| {
+            (a.created_at, a.not_before, &a.id).cmp(&(b.created_at, b.not_before, &b.id))
+        });
     }
     by_device
 }
@@ -198,7 +200,11 @@ fn certificates_by_device(live: &LiveState) -> BTreeMap<&str, Vec<&LiveCertifica
 impl<'a> Planner<'a> {
     /// The device's certificates, oldest first (`LiveState::certificates_of`).
     fn certificates_of(&self, device: &str) -> impl Iterator<Item = &'a LiveCertificate> + use<'a> {
-        self.by_device.get(device).cloned().unwrap_or_default().into_iter()
+        self.by_device
+            .get(device)
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
     }
 }
 
