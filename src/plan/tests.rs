@@ -107,7 +107,7 @@ fn record_markers(state: &mut LiveState) {
             .filter(|c| c.things.contains(name) && c.status != "REVOKED")
             .map(CertFacts::of)
             .collect();
-        facts.sort_by(|a, b| b.not_before.cmp(&a.not_before));
+        facts.sort_by_key(|f| std::cmp::Reverse(f.not_before));
         state
             .markers
             .insert(name.clone(), marker::encode("unit", &facts));
