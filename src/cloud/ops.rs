@@ -806,16 +806,7 @@ impl Cloud {
 
     /// The CA's status right now (to wait for CREATING to end).
     pub async fn ca_status(&self, arn: &str) -> Result<String, CloudError> {
-        let request = self
-            .pca
-            .describe_certificate_authority()
-            .certificate_authority_arn(arn);
-        let described = self
-            .call("acm-pca:DescribeCertificateAuthority", || {
-                request.clone().send()
-            })
-            .await
-            .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))?;
+        let described = self.describe_certificate_authority(arn).await?;
         Ok(described
             .certificate_authority()
             .and_then(|ca| ca.status())

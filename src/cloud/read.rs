@@ -163,17 +163,26 @@ impl Cloud {
         }
     }
 
-    async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
+    /// DescribeCertificateAuthority, paced; shared by reading and by
+    /// apply's wait for a new CA to leave CREATING.
+    pub(super) async fn describe_certificate_authority(
+        &self,
+        arn: &str,
+    ) -> Result<aws_sdk_acmpca::operation::describe_certificate_authority::DescribeCertificateAuthorityOutput, CloudError>
+    {
         let request = self
             .pca
             .describe_certificate_authority()
             .certificate_authority_arn(arn);
-        let described = self
-            .call("acm-pca:DescribeCertificateAuthority", || {
-                request.clone().send()
-            })
-            .await
-            .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))?;
+        self.call("acm-pca:DescribeCertificateAuthority", || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))
+    }
+
+    async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
+        let described = self.describe_certificate_authority(arn).await?;
         let ca = described.certificate_authority().ok_or_else(|| {
             CloudError::new(
                 "acm-pca:DescribeCertificateAuthority",
