@@ -177,6 +177,11 @@ pub async fn acquire(
             continue;
         };
         let now = now();
+        if state.holder.as_deref() == Some(holder.as_str()) {
+            // Our swap was carried out but its answer was lost (a retried
+            // attempt then met a version conflict): the lock is ours.
+            return Ok(start(cloud, fleet, thing, holder, state.version));
+        }
         if !state.held_at(now) {
             let attributes = BTreeMap::from([
                 (HOLDER.to_string(), holder.clone()),
@@ -329,6 +334,12 @@ impl Lease {
             return Ok(());
         }
         let state = read(&self.cloud, &self.thing).await?.unwrap_or_default();
+        let recorded = applied.is_none_or(|digest| state.applied.as_deref() == Some(digest));
+        if state.holder.is_none() && recorded {
+            // Our release was carried out but its answer was lost (a retried
+            // attempt then met a version conflict): released as asked.
+            return Ok(());
+        }
         if state.holder.as_deref() == Some(self.holder.as_str()) {
             // Our own heartbeat moved the version: try once more.
             if self
