@@ -3,12 +3,13 @@
 //! AmazonRootCA1.pem (the root AWS IoT's ATS server certificates chain to),
 //! connection.json, and private-key.pem (0600) when fleetcert made the key.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::pki::keys::create_private_dir;
+use crate::pki::keys::{DeviceKey, create_private_dir};
 
 /// Amazon Root CA 1: public, from Debian's ca-certificates
 /// (`/usr/share/ca-certificates/mozilla/Amazon_Root_CA_1.crt`).
@@ -21,6 +22,26 @@ pub fn device_dir(output_dir: &Path, device: &str) -> PathBuf {
 /// A key generated for a certificate not yet written out.
 pub fn pending_key_path(output_dir: &Path, device: &str) -> PathBuf {
     device_dir(output_dir, device).join("pending-key.pem")
+}
+
+/// The public-key SHA-256 of each of `devices`' pending keys, as
+/// `PlanOptions::pending_keys` wants them. An unreadable pending key is left
+/// out: the next GenerateKey replaces it.
+pub fn pending_keys<'a>(
+    output_dir: &Path,
+    devices: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<String, String> {
+    devices
+        .into_iter()
+        .filter_map(|device| {
+            let path = pending_key_path(output_dir, device);
+            if !path.exists() {
+                return None;
+            }
+            let key = DeviceKey::read(&path).ok()?;
+            Some((device.to_string(), key.public_key_sha256()))
+        })
+        .collect()
 }
 
 pub fn key_path(output_dir: &Path, device: &str) -> PathBuf {

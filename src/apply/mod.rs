@@ -5,7 +5,7 @@
 //! converges (idempotency tokens, "already exists"/"not found" answers taken
 //! as done, keys written before certificates are requested).
 
-mod files;
+pub mod files;
 mod run;
 
 pub use run::{ApplyOptions, NoProgress, Progress, execute, execute_with_progress};

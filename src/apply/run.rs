@@ -640,6 +640,10 @@ async fn run_operation(
                 .update_thing(&record.thing, None, &attributes, None)
                 .await?
         }
+        Operation::LoadCertificate { id, arn } => {
+            state.issued_pem = Some(cloud.certificate_pem(id).await?);
+            state.registered = Some((id.clone(), arn.clone()));
+        }
         Operation::WriteDeviceFiles { device } => {
             let pem = state.issued_pem.clone().ok_or_else(|| {
                 local_error("apply", device, "NotIssued", "no certificate was issued")

@@ -843,6 +843,22 @@ impl Cloud {
         }
     }
 
+    /// A registered certificate's PEM (DescribeCertificate).
+    pub async fn certificate_pem(&self, id: &str) -> Result<String, CloudError> {
+        let request = self.iot.describe_certificate().certificate_id(id);
+        let described = self
+            .call("iot:DescribeCertificate", || request.clone().send())
+            .await
+            .map_err(|e| failed("iot:DescribeCertificate", id, e))?;
+        described
+            .certificate_description()
+            .and_then(|d| d.certificate_pem())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CloudError::new("iot:DescribeCertificate", id, "EmptyResponse", "no PEM")
+            })
+    }
+
     /// A certificate's status now, if it can be read.
     async fn certificate_status(&self, id: &str) -> Option<String> {
         let request = self.iot.describe_certificate().certificate_id(id);

@@ -1,13 +1,13 @@
 //! Steps several commands share: load the spec, reach AWS, read live state.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::cli::AwsArgs;
 use crate::cloud::{CaLookup, Cloud, CloudSettings};
 use crate::live::LiveState;
 use crate::printer::Printer;
-use crate::spec::{CaSpec, Spec};
+use crate::spec::{CaSpec, DeviceKey, Spec};
 
 /// A failure already shown to the user; the command exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,17 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
     Ok(cloud
         .read_live(&spec.fleet, &lookup, &policies, &things, &thing_types)
         .await?)
+}
+
+/// The generated keys an interrupted apply left pending (see
+/// `PlanOptions::pending_keys`).
+pub fn pending_keys(spec: &Spec) -> BTreeMap<String, String> {
+    let generated = spec
+        .devices
+        .values()
+        .filter(|d| matches!(d.key, DeviceKey::Generated))
+        .map(|d| d.name.as_str());
+    crate::apply::files::pending_keys(&spec.output_dir, generated)
 }
 
 /// `--at TIME` (RFC 3339) or now, as unix seconds.

@@ -1,7 +1,8 @@
 //! Desired (spec) x live -> changes. Pure: no I/O, no clock; `now` is an input.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
+use super::index::Index;
 use super::{Action, CertRef, Change, Detail, KeySource, Operation, Phase, Plan, Reason, token};
 use crate::live::{LiveCertificate, LiveState};
 use crate::spec::{CaSpec, DeviceKey, DeviceSpec, OnRemoval, Retire, Spec};
@@ -13,6 +14,10 @@ pub struct PlanOptions {
     pub now: i64,
     /// Devices whose certificate must be reissued now (`apply --replace`).
     pub replace: BTreeSet<String>,
+    /// Generated keys waiting in `out/<device>/pending-key.pem` (written
+    /// before a certificate is requested, promoted when its files are
+    /// written): the SHA-256 of each one's public key, by device.
+    pub pending_keys: BTreeMap<String, String>,
 }
 
 /// Something the plan cannot do; the whole plan is refused.
@@ -87,6 +92,7 @@ fn field(name: &str, before: Option<String>, after: Option<String>) -> Detail {
 
 /// Plan the changes that make `live` match `spec` at `options.now`.
 pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan, Vec<PlanError>> {
+    let index = Index::new(spec, live);
     let mut planner = Planner {
         spec,
         live,
@@ -94,7 +100,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         changes: Vec::new(),
         warnings: Vec::new(),
         errors: Vec::new(),
-        by_device: certificates_by_device(live),
+        index: &index,
     };
     planner.plan_ca();
     planner.plan_ca_registration();
@@ -115,16 +121,20 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     if !planner.errors.is_empty() {
         return Err(planner.errors);
     }
-    let mut changes = planner.changes;
+    let Planner {
+        mut changes,
+        warnings,
+        ..
+    } = planner;
     // Stable: within a phase, the order the planner chose stays.
     changes.sort_by_key(|c| c.phase);
-    super::marker::record(spec, live, &mut changes);
-    let guard = guard(spec, live, &changes);
+    super::marker::record(spec, &index, &mut changes);
+    let guard = guard(spec, live, &index, &changes);
     Ok(Plan {
         fleet: spec.fleet.clone(),
         at: options.now,
         changes,
-        warnings: planner.warnings,
+        warnings,
         max_destructive_changes: spec.lifecycle.max_destructive_changes,
         guard,
     })
@@ -133,7 +143,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
 /// The blast-radius guard: too many destructive changes, or a spec that
 /// looks like it lost its device list (most of the fleet's live devices
 /// gone from it), must not go through silently.
-fn guard(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<String> {
+fn guard(spec: &Spec, live: &LiveState, index: &Index, changes: &[Change]) -> Vec<String> {
     let mut reasons = Vec::new();
     let destructive = changes.iter().filter(|c| c.action.is_destructive()).count();
     let limit = spec.lifecycle.max_destructive_changes as usize;
@@ -142,7 +152,13 @@ fn guard(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<String> {
             "it revokes, deactivates or deletes {destructive} resources, more than lifecycle.max_destructive_changes ({limit})"
         ));
     }
-    let live_devices: BTreeSet<&str> = live
+    let departs = changes
+        .iter()
+        .any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
+    if !departs {
+        return reasons;
+    }
+    let live_devices: HashSet<&str> = live
         .things
         .values()
         .filter(|t| t.owner.as_deref() == Some(spec.fleet.as_str()))
@@ -154,14 +170,8 @@ fn guard(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<String> {
                 .filter_map(|c| c.subject_cn.as_deref()),
         )
         .collect();
-    let departing = live_devices
-        .iter()
-        .filter(|d| !spec.devices.contains_key(**d))
-        .count();
-    let departs = changes
-        .iter()
-        .any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
-    if departs && departing >= 2 && departing * 2 > live_devices.len() {
+    let departing = live_devices.iter().filter(|d| !index.wanted(d)).count();
+    if departing >= 2 && departing * 2 > live_devices.len() {
         reasons.push(format!(
             "{departing} of the fleet's {} live devices are missing from the spec (did a device list or include go missing?)",
             live_devices.len()
@@ -177,34 +187,15 @@ struct Planner<'a> {
     changes: Vec<Change>,
     warnings: Vec<String>,
     errors: Vec<PlanError>,
-    /// Certificates by subject CN, oldest first (as `certificates_of`),
-    /// built once: one lookup per device keeps planning linear in the fleet.
-    by_device: BTreeMap<&'a str, Vec<&'a LiveCertificate>>,
-}
-
-fn certificates_by_device(live: &LiveState) -> BTreeMap<&str, Vec<&LiveCertificate>> {
-    let mut by_device: BTreeMap<&str, Vec<&LiveCertificate>> = BTreeMap::new();
-    for cert in live.certificates.values() {
-        if let Some(cn) = cert.subject_cn.as_deref() {
-            by_device.entry(cn).or_default().push(cert);
-        }
-    }
-    for certs in by_device.values_mut() {
-        certs.sort_by(|a, b| {
-            (a.created_at, a.not_before, &a.id).cmp(&(b.created_at, b.not_before, &b.id))
-        });
-    }
-    by_device
+    /// Certificates by device, things and records by name, the spec's
+    /// devices: built once, so planning stays linear in the fleet.
+    index: &'a Index<'a>,
 }
 
 impl<'a> Planner<'a> {
     /// The device's certificates, oldest first (`LiveState::certificates_of`).
-    fn certificates_of(&self, device: &str) -> impl Iterator<Item = &'a LiveCertificate> + use<'a> {
-        self.by_device
-            .get(device)
-            .cloned()
-            .unwrap_or_default()
-            .into_iter()
+    fn certificates_of(&self, device: &str) -> &'a [&'a LiveCertificate] {
+        self.index.certificates_of(device)
     }
 }
 
@@ -570,10 +561,11 @@ impl Planner<'_> {
     }
 
     fn plan_device(&mut self, device: &DeviceSpec) {
-        let fleet = self.fleet().to_string();
+        let spec = self.spec;
+        let fleet = spec.fleet.as_str();
         let name = device.name.as_str();
         // The thing.
-        match self.live.things.get(name) {
+        match self.index.thing(name) {
             None => {
                 let mut details: Vec<Detail> = device
                     .attributes
@@ -598,12 +590,12 @@ impl Planner<'_> {
                 });
             }
             Some(thing)
-                if thing.owner.as_deref() != Some(fleet.as_str())
+                if thing.owner.as_deref() != Some(fleet)
                     && !(device.adopt && thing.owner.is_none()) =>
             {
                 self.errors.push(PlanError::UnownedThing {
                     name: name.to_string(),
-                    fleet: fleet.clone(),
+                    fleet: fleet.to_string(),
                     owner: owner_text(&thing.owner),
                 });
                 return;
@@ -647,8 +639,11 @@ impl Planner<'_> {
                 if adopting {
                     // `adopt: true` (as `fleetcert import` writes): mark the
                     // thing as the fleet's, with any other difference.
-                    merged.insert(crate::live::OWNER_ATTRIBUTE.to_string(), fleet.clone());
-                    details.insert(0, field("attributes.fleetcert", None, Some(fleet.clone())));
+                    merged.insert(crate::live::OWNER_ATTRIBUTE.to_string(), fleet.to_string());
+                    details.insert(
+                        0,
+                        field("attributes.fleetcert", None, Some(fleet.to_string())),
+                    );
                     self.push(Change {
                         address: format!("device.{name}.thing"),
                         device: Some(name.to_string()),
@@ -688,7 +683,7 @@ impl Planner<'_> {
             }
         }
 
-        let certs: Vec<&LiveCertificate> = self.certificates_of(name).collect();
+        let certs = self.certificates_of(name);
         if let Some(reason) = device.revoked {
             for cert in certs
                 .iter()
@@ -709,7 +704,7 @@ impl Planner<'_> {
             }
             return;
         }
-        self.plan_certificate(device, &certs);
+        self.plan_certificate(device, certs);
     }
 
     /// Does `cert` carry the key the spec wants for `device`?
@@ -766,6 +761,7 @@ impl Planner<'_> {
                     }
                 }
                 self.plan_attachments(device, cert);
+                self.plan_unwritten_files(device, cert);
                 self.note_deferred_reissue(device, cert);
                 // Older live certificates: retired once the overlap has passed.
                 let overlap_end =
@@ -845,6 +841,42 @@ impl Planner<'_> {
                 device.name
             ));
         }
+    }
+
+    /// A pending key that belongs to the current certificate: an apply was
+    /// interrupted after registering it and before writing the device's
+    /// files. Write them now, or the key would never be promoted.
+    fn plan_unwritten_files(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
+        let name = device.name.as_str();
+        if !matches!(device.key, DeviceKey::Generated)
+            || self.options.pending_keys.get(name) != Some(&cert.public_key_sha256)
+        {
+            return;
+        }
+        self.push(Change {
+            address: format!("device.{name}.files"),
+            device: Some(name.to_string()),
+            action: Action::Create,
+            phase: Phase::Devices,
+            reason: Reason::new(
+                "files_not_written",
+                format!(
+                    "certificate {} holds the key waiting in {name}/pending-key.pem, but the device's files \
+                     were never written (an apply was interrupted)",
+                    short(&cert.id)
+                ),
+            ),
+            details: vec![field("certificate", None, Some(short(&cert.id).to_string()))],
+            operations: vec![
+                Operation::LoadCertificate {
+                    id: cert.id.clone(),
+                    arn: cert.arn.clone(),
+                },
+                Operation::WriteDeviceFiles {
+                    device: name.to_string(),
+                },
+            ],
+        });
     }
 
     fn plan_attachments(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
@@ -987,6 +1019,7 @@ impl Planner<'_> {
             DeviceKey::Generated | DeviceKey::External { .. } => {
                 let avoid = self
                     .certificates_of(name)
+                    .iter()
                     .map(|c| c.public_key_sha256.clone())
                     .collect();
                 operations.push(Operation::GenerateKey {
@@ -1147,7 +1180,7 @@ impl Planner<'_> {
             .filter(|c| {
                 c.subject_cn
                     .as_deref()
-                    .is_none_or(|cn| !self.spec.devices.contains_key(cn))
+                    .is_none_or(|cn| !self.index.wanted(cn))
             })
             .collect();
         // Certificates IoT registered by itself (JITR/JITP: PENDING_ACTIVATION)
@@ -1212,10 +1245,7 @@ impl Planner<'_> {
             .live
             .things
             .values()
-            .filter(|t| {
-                t.owner.as_deref() == Some(fleet.as_str())
-                    && !self.spec.devices.contains_key(&t.name)
-            })
+            .filter(|t| t.owner.as_deref() == Some(fleet.as_str()) && !self.index.wanted(&t.name))
             .map(|t| t.name.clone())
             .collect();
         for name in departed_things {

@@ -25,10 +25,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use foldhash::{HashMap, HashMapExt};
+
 use serde::{Deserialize, Serialize};
 
+use super::index::Index;
 use super::{Action, CertRef, Change, Detail, Operation, Phase, Reason};
-use crate::live::{LiveCertificate, LiveState};
+use crate::live::LiveCertificate;
 use crate::spec::Spec;
 
 /// AWS IoT's limit on an attribute value.
@@ -73,30 +76,98 @@ pub fn fleet_of(value: &str) -> &str {
     value.split('[').next().unwrap_or("")
 }
 
-fn entry(cert: &CertFacts) -> String {
-    let policies: Vec<String> = cert.policies.iter().map(|p| p.replace('+', "#")).collect();
-    format!(
-        "[{}:{}:{}:{}:{}:{}]",
-        cert.id,
-        cert.serial,
-        cert.not_before,
-        cert.not_after,
-        cert.public_key_sha256,
-        policies.join("/")
-    )
+/// One certificate's facts, borrowed: what an entry is written from.
+#[derive(Clone, Copy)]
+struct FactsRef<'a> {
+    id: &'a str,
+    serial: &'a str,
+    not_before: i64,
+    not_after: i64,
+    public_key_sha256: &'a str,
+    policies: &'a BTreeSet<String>,
+}
+
+impl<'a> FactsRef<'a> {
+    fn of_facts(facts: &'a CertFacts) -> Self {
+        Self {
+            id: &facts.id,
+            serial: &facts.serial,
+            not_before: facts.not_before,
+            not_after: facts.not_after,
+            public_key_sha256: &facts.public_key_sha256,
+            policies: &facts.policies,
+        }
+    }
+
+    fn of_certificate(cert: &'a LiveCertificate, policies: &'a BTreeSet<String>) -> Self {
+        Self {
+            id: &cert.id,
+            serial: &cert.serial,
+            not_before: cert.not_before,
+            not_after: cert.not_after,
+            public_key_sha256: &cert.public_key_sha256,
+            policies,
+        }
+    }
+
+    fn owned(self) -> CertFacts {
+        CertFacts {
+            id: self.id.to_string(),
+            serial: self.serial.to_string(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            public_key_sha256: self.public_key_sha256.to_string(),
+            policies: self.policies.clone(),
+        }
+    }
+}
+
+/// Write `cert`'s entry to `out`.
+fn entry(cert: FactsRef, out: &mut String) {
+    use std::fmt::Write;
+    let _ = write!(
+        out,
+        "[{}:{}:{}:{}:{}:",
+        cert.id, cert.serial, cert.not_before, cert.not_after, cert.public_key_sha256
+    );
+    for (i, policy) in cert.policies.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        // '+' is not allowed in attribute values; '#' is, and no policy name has it.
+        out.extend(policy.chars().map(|c| if c == '+' { '#' } else { c }));
+    }
+    out.push(']');
+}
+
+/// Write the attribute value for `fleet` and `certificates` (in this
+/// order) to `value`; those that do not fit in [`MAX_CHARS`] are left out.
+fn encode_into<'a>(
+    value: &mut String,
+    fleet: &str,
+    certificates: impl IntoIterator<Item = FactsRef<'a>>,
+) {
+    value.clear();
+    value.push_str(fleet);
+    for cert in certificates {
+        let fits = value.len();
+        entry(cert, value);
+        if value.len() > MAX_CHARS {
+            value.truncate(fits);
+            break;
+        }
+    }
 }
 
 /// The attribute value for `fleet` and these certificates (in this order);
 /// certificates that do not fit in [`MAX_CHARS`] are left out.
 pub fn encode(fleet: &str, certificates: &[CertFacts]) -> String {
-    let mut value = fleet.to_string();
-    for cert in certificates {
-        let entry = entry(cert);
-        if value.len() + entry.len() > MAX_CHARS {
-            break;
-        }
-        value.push_str(&entry);
-    }
+    let mut value = String::new();
+    encode_into(
+        &mut value,
+        fleet,
+        certificates.iter().map(FactsRef::of_facts),
+    );
     value
 }
 
@@ -167,20 +238,16 @@ impl Record {
 /// A device's certificates as the plan will leave them.
 #[derive(Default)]
 struct Outcome<'a> {
-    attached: BTreeMap<&'a str, &'a LiveCertificate>,
+    /// Attached certificates, by id (a device has a few: a list is enough).
+    attached: Vec<&'a LiveCertificate>,
     policies: BTreeMap<&'a str, BTreeSet<String>>,
     issued: Option<BTreeSet<String>>,
 }
 
 impl<'a> Outcome<'a> {
-    fn apply(
-        &mut self,
-        device: &str,
-        operation: &Operation,
-        certs: &BTreeMap<&str, &'a LiveCertificate>,
-    ) {
+    fn apply(&mut self, device: &str, operation: &Operation, certs: &[&'a LiveCertificate]) {
         let existing = |cert: &CertRef| match cert {
-            CertRef::Existing { id, .. } => certs.get(id.as_str()).copied(),
+            CertRef::Existing { id, .. } => certs.iter().find(|c| &c.id == id).copied(),
             CertRef::Issued => None,
         };
         match operation {
@@ -190,13 +257,13 @@ impl<'a> Outcome<'a> {
                 }
                 CertRef::Existing { .. } => {
                     if let Some(c) = existing(cert) {
-                        self.attached.insert(c.id.as_str(), c);
+                        self.attach(c);
                     }
                 }
             },
             Operation::DetachThing { thing, cert } if thing == device => {
                 if let Some(c) = existing(cert) {
-                    self.attached.remove(c.id.as_str());
+                    self.attached.retain(|a| a.id != c.id);
                 }
             }
             Operation::AttachPolicy { policy, cert } => match cert {
@@ -224,67 +291,58 @@ impl<'a> Outcome<'a> {
             }
             Operation::SetCertificateStatus { cert, status } if status == "REVOKED" => {
                 if let Some(c) = existing(cert) {
-                    self.attached.remove(c.id.as_str());
+                    self.attached.retain(|a| a.id != c.id);
                 }
             }
             Operation::DeleteCertificate { cert } => {
                 if let Some(c) = existing(cert) {
-                    self.attached.remove(c.id.as_str());
+                    self.attached.retain(|a| a.id != c.id);
                 }
             }
             _ => {}
         }
     }
 
-    fn facts(&self) -> Vec<CertFacts> {
-        let mut certs: Vec<&&LiveCertificate> = self.attached.values().collect();
-        // Newest first: when the value is full, the oldest are left out.
-        certs.sort_by(|a, b| {
+    fn attach(&mut self, cert: &'a LiveCertificate) {
+        if !self.attached.iter().any(|a| a.id == cert.id) {
+            self.attached.push(cert);
+        }
+    }
+
+    /// The attached certificates' facts, newest first: when the value is
+    /// full, the oldest are left out.
+    fn facts(&mut self) -> impl Iterator<Item = FactsRef<'_>> {
+        self.attached.sort_by(|a, b| {
             (b.created_at, b.not_before, &b.id).cmp(&(a.created_at, a.not_before, &a.id))
         });
-        certs
-            .into_iter()
-            .map(|c| {
-                let mut facts = CertFacts::of(c);
-                if let Some(policies) = self.policies.get(c.id.as_str()) {
-                    facts.policies = policies.clone();
-                }
-                facts
-            })
-            .collect()
+        self.attached.iter().map(|c| {
+            let policies = self.policies.get(c.id.as_str()).unwrap_or(&c.policies);
+            FactsRef::of_certificate(c, policies)
+        })
     }
 }
 
 /// Add `RecordFacts` operations to `changes` (sorted by phase) wherever a
 /// device's record after the plan differs from the one its thing carries.
-pub fn record(spec: &Spec, live: &LiveState, changes: &mut Vec<Change>) {
+pub fn record(spec: &Spec, index: &Index, changes: &mut Vec<Change>) {
     let fleet = spec.fleet.as_str();
-    let mut certs_of: BTreeMap<&str, BTreeMap<&str, &LiveCertificate>> = BTreeMap::new();
-    for cert in live.certificates.values() {
-        if let Some(cn) = cert.subject_cn.as_deref() {
-            certs_of
-                .entry(cn)
-                .or_default()
-                .insert(cert.id.as_str(), cert);
-        }
-    }
-    let mut changes_of: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (index, change) in changes.iter().enumerate() {
+    let mut changes_of: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, change) in changes.iter().enumerate() {
         if let Some(device) = change.device.as_deref()
             && change.phase != Phase::Cleanup
-            && spec.devices.contains_key(device)
+            && index.wanted(device)
         {
-            changes_of.entry(device).or_default().push(index);
+            changes_of.entry(device).or_default().push(i);
         }
     }
-    let empty = BTreeMap::new();
     let mut appended: Vec<(usize, Operation)> = Vec::new();
     let mut added: Vec<Change> = Vec::new();
+    // One buffer for every device's value: most devices need no record.
+    let mut value = String::new();
     for device in spec.devices.keys() {
         let name = device.as_str();
-        let owned = live
-            .things
-            .get(name)
+        let owned = index
+            .thing(name)
             .is_some_and(|t| t.owner.as_deref() == Some(fleet));
         let indices = changes_of.get(name).map(Vec::as_slice).unwrap_or(&[]);
         let creates_thing = indices.iter().any(|&i| {
@@ -301,11 +359,11 @@ pub fn record(spec: &Spec, live: &LiveState, changes: &mut Vec<Change>) {
         if !owned && !creates_thing && !adopts_thing {
             continue;
         }
-        let certs = certs_of.get(name).unwrap_or(&empty);
+        let certs = index.certificates_of(name);
         let mut outcome = Outcome::default();
-        for cert in certs.values() {
+        for cert in certs {
             if cert.status != "REVOKED" && cert.things.contains(name) {
-                outcome.attached.insert(cert.id.as_str(), cert);
+                outcome.attach(cert);
             }
         }
         for &i in indices {
@@ -313,20 +371,22 @@ pub fn record(spec: &Spec, live: &LiveState, changes: &mut Vec<Change>) {
                 outcome.apply(name, operation, certs);
             }
         }
-        let record = Record {
-            thing: name.to_string(),
-            issued_policies: outcome.issued.clone(),
-            certificates: outcome.facts(),
-        };
         let now = if creates_thing {
-            fleet.to_string()
+            fleet
         } else {
-            live.markers.get(name).cloned().unwrap_or_default()
+            index.marker(name)
         };
-        if record.issued_policies.is_none() && record.value(fleet, None) == now {
+        let issued = outcome.issued.take();
+        encode_into(&mut value, fleet, outcome.facts());
+        if issued.is_none() && value == now {
             continue;
         }
-        let operation = Operation::RecordFacts(record.clone());
+        let record = Record {
+            thing: name.to_string(),
+            issued_policies: issued,
+            certificates: outcome.facts().map(FactsRef::owned).collect(),
+        };
+        let operation = Operation::RecordFacts(record);
         match indices.last() {
             Some(&last) => appended.push((last, operation)),
             None => added.push(Change {
@@ -342,8 +402,8 @@ pub fn record(spec: &Spec, live: &LiveState, changes: &mut Vec<Change>) {
                 ),
                 details: vec![Detail::Field {
                     name: "fleetcert".to_string(),
-                    before: Some(now),
-                    after: Some(record.value(fleet, None)),
+                    before: Some(now.to_string()),
+                    after: Some(value.clone()),
                 }],
                 operations: vec![operation],
             }),

@@ -6,6 +6,7 @@
 //! every decision; apply only executes.
 
 mod diff;
+mod index;
 pub mod marker;
 #[cfg(test)]
 mod tests;
@@ -259,6 +260,13 @@ pub enum Operation {
     },
     DeleteCertificate {
         cert: CertRef,
+    },
+    /// Take a registered certificate as this change's own (its PEM read
+    /// with DescribeCertificate), so WriteDeviceFiles writes it: the files of
+    /// a certificate an interrupted apply registered but never wrote out.
+    LoadCertificate {
+        id: String,
+        arn: String,
     },
     /// Write certificate.pem, chain.pem, connection details (and promote the key).
     WriteDeviceFiles {

@@ -256,3 +256,38 @@ fn a_lost_device_list_trips_the_guard_and_the_lock_name_is_reserved() {
     let errors = diff(&reserved, &LiveState::default(), &options(NOW)).unwrap_err();
     assert!(matches!(&errors[0], PlanError::ReservedName { .. }));
 }
+
+#[test]
+fn a_pending_key_of_a_registered_certificate_gets_its_files_written() {
+    let spec = spec(&devices(&["a", "b"]), "  on_removal: revoke\n");
+    let live = live(&spec, &["a", "b"], NOW - DAY);
+    let a_key = live
+        .certificates
+        .values()
+        .find(|c| c.subject_cn.as_deref() == Some("a"));
+    let a_key = a_key.unwrap().public_key_sha256.clone();
+    // a's pending key is its certificate's (an apply died before writing the
+    // files); b's is some other key (one died before registering): only a
+    // needs its files, and b's key is for the next issue to reuse.
+    let mut options = options(NOW);
+    options.pending_keys =
+        BTreeMap::from([("a".to_string(), a_key), ("b".to_string(), "f".repeat(64))]);
+    let plan = diff(&spec, &live, &options).unwrap();
+    assert_eq!(
+        actions(&plan),
+        vec![("device.a.files".to_string(), Action::Create)]
+    );
+    let change = &plan.changes[0];
+    assert_eq!(change.reason.code, "files_not_written");
+    assert!(matches!(
+        change.operations.as_slice(),
+        [super::Operation::LoadCertificate { id, .. }, super::Operation::WriteDeviceFiles { device }]
+            if id == &format!("{:064x}", 0) && device == "a"
+    ));
+    // Once the files are written the key is no longer pending: nothing to do.
+    assert!(
+        diff(&spec, &live, &super::tests::options(NOW))
+            .unwrap()
+            .is_empty()
+    );
+}

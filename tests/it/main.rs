@@ -2,6 +2,7 @@
 //! of the suite (see harness.rs).
 
 mod aws_check;
+mod crash_kill;
 mod emulator_flow;
 mod fleet_dir;
 mod gitops_drift;
@@ -14,6 +15,8 @@ mod import;
 mod lifecycle;
 mod mqtt;
 mod reconcile;
+mod scale_common;
+mod scale_faults;
 mod spec_changes;
 mod spec_corpus;
 mod spec_examples;
