@@ -1,0 +1,129 @@
+//! Devices that left the spec: their certificates revoked or deactivated,
+//! their things deleted.
+
+use super::{Planner, short};
+use crate::live::LiveCertificate;
+use crate::plan::{Action, CertRef, Change, Operation, Phase, Reason};
+use crate::spec::{OnRemoval, Retire};
+
+impl Planner<'_> {
+    /// Certificates and things of devices that left the spec.
+    pub(super) fn plan_departed_devices(&mut self) {
+        let lifecycle = self.spec.lifecycle;
+        let departed: Vec<&LiveCertificate> = self
+            .live
+            .certificates
+            .values()
+            .filter(|c| {
+                c.subject_cn
+                    .as_deref()
+                    .is_none_or(|cn| !self.index.wanted(cn))
+            })
+            .collect();
+        // Certificates IoT registered by itself (JITR/JITP: PENDING_ACTIVATION)
+        // or that are mid-transfer belong to another workflow: reported, never
+        // revoked by a plan.
+        let (pending, departed): (Vec<&LiveCertificate>, Vec<&LiveCertificate>) =
+            departed.into_iter().partition(|c| {
+                matches!(
+                    c.status.as_str(),
+                    "PENDING_ACTIVATION" | "PENDING_TRANSFER" | "REGISTER_INACTIVE"
+                )
+            });
+        for cert in pending {
+            self.warnings.push(format!(
+                "certificate {} ({}) from the fleet's CA is {} and belongs to no device in the spec; \
+                 fleetcert leaves it to the registration workflow (see `fleetcert drift`)",
+                short(&cert.id),
+                cert.subject_cn.as_deref().unwrap_or("no CN"),
+                cert.status
+            ));
+        }
+        for cert in departed {
+            let device = cert
+                .subject_cn
+                .clone()
+                .unwrap_or_else(|| format!("certificate-{}", short(&cert.id)));
+            let reason = Reason::new(
+                "device_removed",
+                format!(
+                    "device {device} is no longer in the spec (lifecycle.on_removal: {})",
+                    on_removal_name(lifecycle.on_removal)
+                ),
+            );
+            match (lifecycle.on_removal, cert.status.as_str()) {
+                (OnRemoval::Keep, _) | (_, "REVOKED") => {}
+                (OnRemoval::Revoke, _) => {
+                    let change = self.retirement(
+                        &device,
+                        cert,
+                        Retire::Revoke,
+                        "CESSATION_OF_OPERATION",
+                        reason,
+                        false,
+                    );
+                    self.push(change);
+                }
+                (OnRemoval::Deactivate, "ACTIVE") => {
+                    let change =
+                        self.retirement(&device, cert, Retire::Deactivate, "", reason, false);
+                    self.push(change);
+                }
+                (OnRemoval::Deactivate, _) => {}
+            }
+        }
+        // Only revocation is final enough to delete the thing; `deactivate`
+        // is reversible and keeps the thing with its certificate.
+        if lifecycle.on_removal != OnRemoval::Revoke || !lifecycle.delete_things {
+            return;
+        }
+        let fleet = self.fleet().to_string();
+        let departed_things: Vec<String> = self
+            .live
+            .things
+            .values()
+            .filter(|t| t.owner.as_deref() == Some(fleet.as_str()) && !self.index.wanted(&t.name))
+            .map(|t| t.name.clone())
+            .collect();
+        for name in departed_things {
+            let mut operations = Vec::new();
+            for cert in self
+                .live
+                .certificates
+                .values()
+                .filter(|c| c.things.contains(&name))
+            {
+                operations.push(Operation::DetachThing {
+                    thing: name.clone(),
+                    cert: CertRef::Existing {
+                        id: cert.id.clone(),
+                        arn: cert.arn.clone(),
+                    },
+                });
+            }
+            operations.push(Operation::DeleteThing { name: name.clone() });
+            self.push(Change {
+                address: format!("device.{name}.thing"),
+                device: Some(name.clone()),
+                action: Action::Delete,
+                phase: Phase::Cleanup,
+                reason: Reason::new(
+                    "device_removed",
+                    format!(
+                        "device {name} is no longer in the spec (lifecycle.delete_things: true)"
+                    ),
+                ),
+                details: vec![],
+                operations,
+            });
+        }
+    }
+}
+
+fn on_removal_name(on_removal: OnRemoval) -> &'static str {
+    match on_removal {
+        OnRemoval::Revoke => "revoke",
+        OnRemoval::Deactivate => "deactivate",
+        OnRemoval::Keep => "keep",
+    }
+}

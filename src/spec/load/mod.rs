@@ -1,0 +1,275 @@
+//! Reading fleet.yaml and the files it names, and checking all of it.
+//!
+//! The loader never stops at the first problem: every check records a
+//! [`Diagnostic`] and carries on with what it could make sense of. YAML that
+//! does not fit the model at all (bad syntax, a wrong type, an unknown field)
+//! stops that one file; the other files are still read and checked.
+
+mod ca;
+mod checks;
+mod csrs;
+mod devices;
+mod files;
+mod lifecycle;
+mod messages;
+mod policies;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::diagnostic::{Diagnostic, SpecErrors};
+use super::model::{DeviceFile, FleetFile, IncludeFile, Loc, Sp};
+use super::types;
+use super::{CaSpec, CertValidity, DeviceSpec, Spec, SpecDuration};
+use crate::pki::csr::{CsrError, CsrInfo};
+
+type Text = Sp<String>;
+
+const DEFAULT_VALIDITY: CertValidity = CertValidity::Days(365);
+const DEFAULT_RENEW_BEFORE: SpecDuration = SpecDuration::from_days(30);
+const DEFAULT_CA_VALIDITY: CertValidity = CertValidity::Years(10);
+
+pub(super) struct Loader {
+    spec_path: PathBuf,
+    base: PathBuf,
+    diags: Vec<Diagnostic>,
+    sources: BTreeMap<PathBuf, Arc<str>>,
+    /// Every file read: path as shown -> sha256 hex.
+    hashes: BTreeMap<PathBuf, String>,
+}
+
+/// A value and where it was written.
+#[derive(Clone)]
+struct At<T> {
+    value: T,
+    file: PathBuf,
+    loc: Loc,
+}
+
+/// The defaults, checked once.
+#[derive(Default)]
+struct Defaults {
+    validity: Option<At<CertValidity>>,
+    renew_before: Option<At<SpecDuration>>,
+    /// `None`: not given. Unknown names were reported at the defaults.
+    policies: Option<BTreeSet<String>>,
+    thing_type: Option<String>,
+    attributes: BTreeMap<String, String>,
+    /// Where the defaults' attributes are, for count errors.
+    attributes_loc: Option<Loc>,
+}
+
+/// Something the CA says about device certificates.
+struct CaLimits {
+    validity: Option<CertValidity>,
+}
+
+/// What reading and checking one CSR gave: an unreadable file (why), or the check's result.
+type CsrOutcome = Result<Result<CsrInfo, CsrError>, String>;
+
+struct CsrJob {
+    device: String,
+    /// False for a duplicate device: checked, but not attached to a device.
+    attach: bool,
+    file: PathBuf,
+    loc: Loc,
+    path: PathBuf,
+}
+
+impl Loader {
+    pub(super) fn new(path: &Path) -> Self {
+        Self {
+            spec_path: path.to_path_buf(),
+            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            diags: Vec::new(),
+            sources: BTreeMap::new(),
+            hashes: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn run(mut self) -> Result<Spec, SpecErrors> {
+        let spec = self.load_all();
+        match spec {
+            Some(spec) if self.diags.is_empty() => Ok(spec),
+            _ => {
+                if self.diags.is_empty() {
+                    // Defensive: a spec that could not be built always has a reason.
+                    self.diags.push(Diagnostic::new(
+                        &self.spec_path,
+                        Loc::default(),
+                        "the spec could not be read",
+                    ));
+                }
+                Err(SpecErrors::new(&self.spec_path, self.diags, self.sources))
+            }
+        }
+    }
+
+    fn push(&mut self, diagnostic: Diagnostic) {
+        self.diags.push(diagnostic);
+    }
+
+    fn error(
+        &mut self,
+        file: &Path,
+        loc: Loc,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.diags
+            .push(Diagnostic::new(file, loc, message).hint(hint));
+    }
+
+    fn resolve(&self, relative: &str) -> PathBuf {
+        self.base.join(relative)
+    }
+
+    fn load_all(&mut self) -> Option<Spec> {
+        let spec_path = self.spec_path.clone();
+        let text = self.read_text(&spec_path, "the spec", None)?;
+        let file: FleetFile = self.parse_yaml(&spec_path, &text)?;
+        let f = spec_path.as_path();
+
+        if file.version.value.trim() != "1" {
+            self.error(
+                f,
+                file.version.loc,
+                format!("unsupported version `{}`", file.version.value),
+                "this fleetcert reads `version: 1`",
+            );
+        }
+        if !types::is_fleet_name(&file.fleet.value) {
+            self.error(
+                f,
+                file.fleet.loc,
+                format!("invalid fleet name `{}`", file.fleet.value),
+                "a fleet name is 1 to 64 letters, digits, `_` or `-`",
+            );
+        }
+        let region = file.region.as_ref().map(|region| {
+            if !types::is_region(&region.value) {
+                self.error(
+                    f,
+                    region.loc,
+                    format!("`{}` is not an AWS region", region.value),
+                    "a region looks like `ap-northeast-1`, `us-east-1` or `us-gov-west-1`",
+                );
+            }
+            region.value.clone()
+        });
+
+        let ca = self.ca(f, &file.ca, file.region.as_ref());
+        let ca_limits = CaLimits {
+            validity: match &ca {
+                Some(CaSpec::Create { validity, .. }) => Some(*validity),
+                _ => None,
+            },
+        };
+        let policies = self.policies(f, &file.policies);
+        let thing_types = self.thing_types(f, &file.thing_types);
+        let defaults = file
+            .defaults
+            .as_ref()
+            .map(|d| self.defaults(f, d, &file.policies, &file.thing_types, &ca_limits))
+            .unwrap_or_default();
+
+        // Devices from the spec, then from each included file in sorted order.
+        let mut device_files: Vec<(PathBuf, Vec<Sp<DeviceFile>>)> =
+            vec![(spec_path.clone(), file.devices)];
+        if let Some(include) = &file.include {
+            for path in self.include_paths(f, include) {
+                if let Some(text) = self.read_text(&path, "included file", None)
+                    && let Some(included) = self.parse_yaml::<IncludeFile>(&path, &text)
+                {
+                    device_files.push((path, included.devices));
+                }
+            }
+        }
+
+        let mut devices: BTreeMap<String, DeviceSpec> = BTreeMap::new();
+        let mut declared: BTreeMap<String, (PathBuf, Loc)> = BTreeMap::new();
+        let mut csr_jobs = Vec::new();
+        for (path, list) in &device_files {
+            for device in list {
+                let name = &device.value.name;
+                if let Some((first_file, first_loc)) = declared.get(&name.value) {
+                    let diagnostic = Diagnostic::new(
+                        path,
+                        name.loc,
+                        format!("duplicate device `{}`", name.value),
+                    )
+                    .label("declared again here")
+                    .note("first declared here", first_file, *first_loc)
+                    .hint("device names are IoT thing names and must be unique in the fleet");
+                    self.push(diagnostic);
+                    // Still check the rest of it, so every error shows at once.
+                    let mut ignored = Vec::new();
+                    self.device(
+                        path,
+                        &device.value,
+                        &defaults,
+                        &file.policies,
+                        &file.thing_types,
+                        &ca_limits,
+                        &mut ignored,
+                    );
+                    csr_jobs.extend(ignored.into_iter().map(|job| CsrJob {
+                        attach: false,
+                        ..job
+                    }));
+                    continue;
+                }
+                declared.insert(name.value.clone(), (path.clone(), name.loc));
+                if let Some(spec) = self.device(
+                    path,
+                    &device.value,
+                    &defaults,
+                    &file.policies,
+                    &file.thing_types,
+                    &ca_limits,
+                    &mut csr_jobs,
+                ) {
+                    devices.insert(spec.name.clone(), spec);
+                }
+            }
+        }
+        self.check_csrs(csr_jobs, &mut devices);
+
+        let lifecycle = file
+            .lifecycle
+            .as_ref()
+            .map(|l| self.lifecycle(f, &l.value))
+            .unwrap_or_default();
+        let output_dir = match file.output.as_ref().and_then(|o| o.value.dir.as_ref()) {
+            Some(dir) if dir.value.trim().is_empty() => {
+                self.error(
+                    f,
+                    dir.loc,
+                    "`output.dir` is empty",
+                    "name a directory relative to fleet.yaml, e.g. `out`",
+                );
+                self.resolve("out")
+            }
+            Some(dir) => self.resolve(&dir.value),
+            None => self.resolve("out"),
+        };
+        let rate_limits = self.rate_limits(f, &file.rate_limits);
+
+        let (digest, files) = self.digest();
+        Some(Spec {
+            path: spec_path.clone(),
+            fleet: file.fleet.value.clone(),
+            region,
+            ca: ca?,
+            policies,
+            thing_types,
+            devices,
+            lifecycle,
+            output_dir,
+            rate_limits,
+            digest,
+            files,
+        })
+    }
+}
