@@ -5,7 +5,9 @@
 //! converges (idempotency tokens, "already exists"/"not found" answers taken
 //! as done, keys written before certificates are requested).
 
+mod context;
 pub mod files;
+mod operation;
 mod run;
 
 pub use run::{ApplyOptions, NoProgress, Progress, execute, execute_with_progress};

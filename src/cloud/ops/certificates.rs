@@ -1,0 +1,139 @@
+//! AWS IoT: device certificates (registration, status, deletion, reading
+//! back).
+
+use aws_sdk_iot::types as iot;
+
+use super::{Registration, parse_enum};
+use crate::cloud::{Cloud, CloudError, failed};
+
+impl Cloud {
+    /// RegisterCertificate with the CA's PEM, ACTIVE. A certificate already
+    /// registered (a retried apply) is looked up instead of failing.
+    pub async fn register_certificate(
+        &self,
+        pem: &str,
+        ca_pem: &str,
+        about: &str,
+    ) -> Result<Registration, CloudError> {
+        let request = self
+            .iot
+            .register_certificate()
+            .certificate_pem(pem)
+            .ca_certificate_pem(ca_pem)
+            .status(iot::CertificateStatus::Active);
+        match self
+            .call("iot:RegisterCertificate", || request.clone().send())
+            .await
+        {
+            Ok(out) => match (out.certificate_id(), out.certificate_arn()) {
+                (Some(id), Some(arn)) => Ok(Registration {
+                    id: id.to_string(),
+                    arn: arn.to_string(),
+                }),
+                _ => Err(CloudError::new(
+                    "iot:RegisterCertificate",
+                    about,
+                    "EmptyResponse",
+                    "no id or ARN",
+                )),
+            },
+            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
+                // The certificate id is the SHA-256 of the DER (AWS IoT
+                // Developer Guide, "X.509 client certificates").
+                let der = crate::pki::cert::pem_to_der(pem).map_err(|err| {
+                    CloudError::new(
+                        "iot:RegisterCertificate",
+                        about,
+                        "BadCertificate",
+                        err.to_string(),
+                    )
+                })?;
+                let id = crate::pki::cert::sha256_hex(&der);
+                let request = self.iot.describe_certificate().certificate_id(&id);
+                let described = self
+                    .call("iot:DescribeCertificate", || request.clone().send())
+                    .await
+                    .map_err(|e| failed("iot:DescribeCertificate", &id, e))?;
+                let arn = described
+                    .certificate_description()
+                    .and_then(|d| d.certificate_arn())
+                    .map(str::to_string)
+                    .ok_or_else(|| {
+                        CloudError::new("iot:DescribeCertificate", &id, "EmptyResponse", "no ARN")
+                    })?;
+                Ok(Registration { id, arn })
+            }
+            Err(e) => Err(failed("iot:RegisterCertificate", about, e)),
+        }
+    }
+
+    /// UpdateCertificate to ACTIVE, INACTIVE or REVOKED.
+    pub async fn set_certificate_status(
+        &self,
+        id: &str,
+        status: &'static str,
+    ) -> Result<(), CloudError> {
+        let request = self
+            .iot
+            .update_certificate()
+            .certificate_id(id)
+            .new_status(parse_enum::<iot::CertificateStatus>(status));
+        match self
+            .call("iot:UpdateCertificate", || request.clone().send())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // REVOKED is terminal: a retry of a revocation AWS carried out is
+            // refused with CertificateStateException. Done if the status is
+            // already the one asked for.
+            Err(e)
+                if e.retried()
+                    && e.code() == Some("CertificateStateException")
+                    && self.certificate_status(id).await.as_deref() == Some(status) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(failed("iot:UpdateCertificate", id, e)),
+        }
+    }
+
+    pub async fn delete_certificate(&self, id: &str) -> Result<(), CloudError> {
+        let request = self.iot.delete_certificate().certificate_id(id);
+        self.call_done_if(
+            "iot:DeleteCertificate",
+            id,
+            "ResourceNotFoundException",
+            || request.clone().send(),
+        )
+        .await
+    }
+
+    /// A registered certificate's PEM (DescribeCertificate).
+    pub async fn certificate_pem(&self, id: &str) -> Result<String, CloudError> {
+        let request = self.iot.describe_certificate().certificate_id(id);
+        let described = self
+            .call("iot:DescribeCertificate", || request.clone().send())
+            .await
+            .map_err(|e| failed("iot:DescribeCertificate", id, e))?;
+        described
+            .certificate_description()
+            .and_then(|d| d.certificate_pem())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CloudError::new("iot:DescribeCertificate", id, "EmptyResponse", "no PEM")
+            })
+    }
+
+    /// A certificate's status now, if it can be read.
+    async fn certificate_status(&self, id: &str) -> Option<String> {
+        let request = self.iot.describe_certificate().certificate_id(id);
+        let described = self
+            .call("iot:DescribeCertificate", || request.clone().send())
+            .await
+            .ok()?;
+        described
+            .certificate_description()
+            .and_then(|d| d.status())
+            .map(|s| s.as_str().to_string())
+    }
+}

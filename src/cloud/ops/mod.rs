@@ -1,0 +1,55 @@
+//! One typed AWS operation at a time, in fleetcert's terms.
+
+mod certificates;
+mod pca;
+mod policies;
+mod registration;
+mod things;
+
+use aws_sdk_iot::config::http::HttpResponse;
+use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+
+use super::{Cloud, CloudError, failed};
+
+/// A certificate PCA issued, as fetched back.
+#[derive(Debug, Clone)]
+pub struct IssuedCertificate {
+    pub arn: String,
+    pub pem: String,
+}
+
+/// A certificate as registered in IoT.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub id: String,
+    pub arn: String,
+}
+
+fn parse_enum<T: From<&'static str>>(value: &'static str) -> T {
+    T::from(value)
+}
+
+impl Cloud {
+    /// One call ([`Cloud::call`]) whose failure with AWS error code `done`
+    /// means its effect is already there (e.g. ResourceNotFoundException on
+    /// a delete): that answer counts as `Ok(())`. Any other failure is
+    /// reported as `operation` on `resource`.
+    async fn call_done_if<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        resource: impl Into<String>,
+        done: &str,
+        send: F,
+    ) -> Result<(), CloudError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    {
+        match self.call(operation, send).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(done) => Ok(()),
+            Err(e) => Err(failed(operation, resource, e)),
+        }
+    }
+}

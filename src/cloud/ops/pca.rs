@@ -1,0 +1,295 @@
+//! ACM PCA: the fleet's private CA (create, tag, activate) and the
+//! certificates it issues and revokes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_acmpca::primitives::Blob;
+use aws_sdk_acmpca::types as pca;
+
+use super::{IssuedCertificate, parse_enum};
+use crate::cloud::{Cloud, CloudError, failed};
+use crate::live::OWNER_TAG;
+
+/// `GetCertificate` and `GetCertificateAuthorityCsr` answer
+/// `RequestInProgressException` until PCA has finished ("Wait, then retry":
+/// ACM PCA API reference, GetCertificate, Errors).
+const IN_PROGRESS_POLLS: u32 = 60;
+const IN_PROGRESS_WAIT: Duration = Duration::from_millis(250);
+
+impl Cloud {
+    /// CreateCertificateAuthority for a root CA, tagged as the fleet's.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_root_ca(
+        &self,
+        fleet: &str,
+        subject: &BTreeMap<String, String>,
+        key_algorithm: &'static str,
+        signing_algorithm: &'static str,
+        idempotency_token: &str,
+    ) -> Result<String, CloudError> {
+        let mut asn1 = pca::Asn1Subject::builder();
+        for (field, value) in subject {
+            asn1 = match field.as_str() {
+                "common_name" => asn1.common_name(value),
+                "organization" => asn1.organization(value),
+                "organizational_unit" => asn1.organizational_unit(value),
+                "country" => asn1.country(value),
+                "state" => asn1.state(value),
+                "locality" => asn1.locality(value),
+                _ => asn1,
+            };
+        }
+        let build_error = |e: aws_sdk_acmpca::error::BuildError| {
+            CloudError::new(
+                "acm-pca:CreateCertificateAuthority",
+                fleet,
+                "BuildError",
+                e.to_string(),
+            )
+        };
+        let config = pca::CertificateAuthorityConfiguration::builder()
+            .key_algorithm(parse_enum::<pca::KeyAlgorithm>(key_algorithm))
+            .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
+            .subject(asn1.build())
+            .build()
+            .map_err(build_error)?;
+        let tag = pca::Tag::builder()
+            .key(OWNER_TAG)
+            .value(fleet)
+            .build()
+            .map_err(build_error)?;
+        let request = self
+            .pca
+            .create_certificate_authority()
+            .certificate_authority_type(pca::CertificateAuthorityType::Root)
+            .certificate_authority_configuration(config)
+            .idempotency_token(idempotency_token)
+            .tags(tag);
+        // The idempotency token makes a retry return the same CA.
+        let created = self
+            .call("acm-pca:CreateCertificateAuthority", || {
+                request.clone().send()
+            })
+            .await
+            .map_err(|e| failed("acm-pca:CreateCertificateAuthority", fleet, e))?;
+        created
+            .certificate_authority_arn()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                CloudError::new(
+                    "acm-pca:CreateCertificateAuthority",
+                    fleet,
+                    "EmptyResponse",
+                    "no CA ARN in the answer",
+                )
+            })
+    }
+
+    /// Tag an existing CA as the fleet's (adoption).
+    pub async fn tag_ca(&self, arn: &str, fleet: &str) -> Result<(), CloudError> {
+        let tag = pca::Tag::builder()
+            .key(OWNER_TAG)
+            .value(fleet)
+            .build()
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:TagCertificateAuthority",
+                    arn,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
+        let request = self
+            .pca
+            .tag_certificate_authority()
+            .certificate_authority_arn(arn)
+            .tags(tag);
+        self.call("acm-pca:TagCertificateAuthority", || request.clone().send())
+            .await
+            .map_err(|e| failed("acm-pca:TagCertificateAuthority", arn, e))?;
+        Ok(())
+    }
+
+    /// The CA's CSR, waiting while PCA still generates the key.
+    pub async fn ca_csr(&self, arn: &str) -> Result<String, CloudError> {
+        for _ in 0..IN_PROGRESS_POLLS {
+            let request = self
+                .pca
+                .get_certificate_authority_csr()
+                .certificate_authority_arn(arn);
+            match self
+                .call("acm-pca:GetCertificateAuthorityCsr", || {
+                    request.clone().send()
+                })
+                .await
+            {
+                Ok(out) => {
+                    return out.csr().map(str::to_string).ok_or_else(|| {
+                        CloudError::new(
+                            "acm-pca:GetCertificateAuthorityCsr",
+                            arn,
+                            "EmptyResponse",
+                            "no CSR",
+                        )
+                    });
+                }
+                Err(e)
+                    if matches!(
+                        e.code(),
+                        Some("RequestInProgressException") | Some("InvalidStateException")
+                    ) =>
+                {
+                    tokio::time::sleep(IN_PROGRESS_WAIT).await
+                }
+                Err(e) => return Err(failed("acm-pca:GetCertificateAuthorityCsr", arn, e)),
+            }
+        }
+        Err(CloudError::new(
+            "acm-pca:GetCertificateAuthorityCsr",
+            arn,
+            "RequestInProgressException",
+            "the CA's CSR was still not ready after waiting",
+        ))
+    }
+
+    /// IssueCertificate. `validity` is PCA's (type, value), e.g. ("DAYS", 365).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_certificate(
+        &self,
+        ca_arn: &str,
+        csr_pem: &str,
+        template_arn: &str,
+        signing_algorithm: &'static str,
+        validity: (&'static str, i64),
+        idempotency_token: &str,
+        about: &str,
+    ) -> Result<String, CloudError> {
+        let validity = pca::Validity::builder()
+            .r#type(parse_enum::<pca::ValidityPeriodType>(validity.0))
+            .value(validity.1)
+            .build()
+            .map_err(|e| {
+                CloudError::new(
+                    "acm-pca:IssueCertificate",
+                    about,
+                    "BuildError",
+                    e.to_string(),
+                )
+            })?;
+        let request = self
+            .pca
+            .issue_certificate()
+            .certificate_authority_arn(ca_arn)
+            .csr(Blob::new(csr_pem.as_bytes().to_vec()))
+            .template_arn(template_arn)
+            .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
+            .validity(validity)
+            .idempotency_token(idempotency_token);
+        // The idempotency token makes a retry (after a 5xx or a dropped
+        // connection that PCA may have carried out) return the same
+        // certificate instead of issuing a second one.
+        let issued = self
+            .call("acm-pca:IssueCertificate", || request.clone().send())
+            .await
+            .map_err(|e| failed("acm-pca:IssueCertificate", about, e))?;
+        issued.certificate_arn().map(str::to_string).ok_or_else(|| {
+            CloudError::new(
+                "acm-pca:IssueCertificate",
+                about,
+                "EmptyResponse",
+                "no certificate ARN",
+            )
+        })
+    }
+
+    /// GetCertificate, waiting out `RequestInProgressException`.
+    pub async fn get_certificate(
+        &self,
+        ca_arn: &str,
+        cert_arn: &str,
+    ) -> Result<IssuedCertificate, CloudError> {
+        for _ in 0..IN_PROGRESS_POLLS {
+            let request = self
+                .pca
+                .get_certificate()
+                .certificate_authority_arn(ca_arn)
+                .certificate_arn(cert_arn);
+            match self
+                .call("acm-pca:GetCertificate", || request.clone().send())
+                .await
+            {
+                Ok(out) => {
+                    let pem = out.certificate().map(str::to_string).ok_or_else(|| {
+                        CloudError::new(
+                            "acm-pca:GetCertificate",
+                            cert_arn,
+                            "EmptyResponse",
+                            "no certificate",
+                        )
+                    })?;
+                    return Ok(IssuedCertificate {
+                        arn: cert_arn.to_string(),
+                        pem,
+                    });
+                }
+                Err(e) if e.code() == Some("RequestInProgressException") => {
+                    tokio::time::sleep(IN_PROGRESS_WAIT).await
+                }
+                Err(e) => return Err(failed("acm-pca:GetCertificate", cert_arn, e)),
+            }
+        }
+        Err(CloudError::new(
+            "acm-pca:GetCertificate",
+            cert_arn,
+            "RequestInProgressException",
+            "the certificate was still not ready after waiting",
+        ))
+    }
+
+    pub async fn import_ca_certificate(&self, ca_arn: &str, pem: &str) -> Result<(), CloudError> {
+        let request = self
+            .pca
+            .import_certificate_authority_certificate()
+            .certificate_authority_arn(ca_arn)
+            .certificate(Blob::new(pem.as_bytes().to_vec()));
+        self.call("acm-pca:ImportCertificateAuthorityCertificate", || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed("acm-pca:ImportCertificateAuthorityCertificate", ca_arn, e))?;
+        Ok(())
+    }
+
+    /// RevokeCertificate. An already revoked serial counts as done.
+    pub async fn revoke_certificate(
+        &self,
+        ca_arn: &str,
+        serial: &str,
+        reason: &'static str,
+    ) -> Result<(), CloudError> {
+        let request = self
+            .pca
+            .revoke_certificate()
+            .certificate_authority_arn(ca_arn)
+            .certificate_serial(serial)
+            .revocation_reason(parse_enum::<pca::RevocationReason>(reason));
+        self.call_done_if(
+            "acm-pca:RevokeCertificate",
+            serial,
+            "RequestAlreadyProcessedException",
+            || request.clone().send(),
+        )
+        .await
+    }
+
+    /// The CA's status right now (to wait for CREATING to end).
+    pub async fn ca_status(&self, arn: &str) -> Result<String, CloudError> {
+        let described = self.describe_certificate_authority(arn).await?;
+        Ok(described
+            .certificate_authority()
+            .and_then(|ca| ca.status())
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default())
+    }
+}

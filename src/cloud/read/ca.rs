@@ -1,0 +1,207 @@
+//! Reading the fleet's CA in ACM PCA and its registration in AWS IoT.
+
+use super::CaLookup;
+use crate::cloud::{Cloud, CloudError, failed};
+use crate::live::{LiveCa, LiveIotCa, OWNER_TAG};
+use crate::pki::cert;
+
+impl Cloud {
+    pub(super) async fn read_ca(
+        &self,
+        fleet: &str,
+        lookup: &CaLookup,
+    ) -> Result<Option<LiveCa>, CloudError> {
+        match lookup {
+            CaLookup::Arn(arn) => self.describe_ca(arn).await.map(Some),
+            CaLookup::Tagged => {
+                let mut found = Vec::new();
+                let mut token = None;
+                loop {
+                    let request = self
+                        .pca
+                        .list_certificate_authorities()
+                        .set_next_token(token)
+                        .max_results(100);
+                    let page = self
+                        .call("acm-pca:ListCertificateAuthorities", || {
+                            request.clone().send()
+                        })
+                        .await
+                        .map_err(|e| failed("acm-pca:ListCertificateAuthorities", "", e))?;
+                    for ca in page.certificate_authorities() {
+                        let status = ca.status().map(|s| s.as_str()).unwrap_or("");
+                        if status == "DELETED" || status == "FAILED" {
+                            continue;
+                        }
+                        let Some(arn) = ca.arn() else { continue };
+                        if self.ca_owner(arn).await?.as_deref() == Some(fleet) {
+                            found.push(arn.to_string());
+                        }
+                    }
+                    token = page.next_token().map(str::to_string);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                match found.as_slice() {
+                    [] => Ok(None),
+                    [arn] => self.describe_ca(arn).await.map(Some),
+                    many => Err(CloudError::new(
+                        "acm-pca:ListCertificateAuthorities",
+                        fleet,
+                        "AmbiguousCa",
+                        format!(
+                            "{} CAs carry the tag {OWNER_TAG}={fleet}: {}; name the one to use with ca.arn",
+                            many.len(),
+                            many.join(", ")
+                        ),
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn ca_owner(&self, arn: &str) -> Result<Option<String>, CloudError> {
+        let mut token = None;
+        loop {
+            let request = self
+                .pca
+                .list_tags()
+                .certificate_authority_arn(arn)
+                .set_next_token(token);
+            let page = self
+                .call("acm-pca:ListTags", || request.clone().send())
+                .await
+                .map_err(|e| failed("acm-pca:ListTags", arn, e))?;
+            if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
+                return Ok(tag.value().map(str::to_string));
+            }
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// DescribeCertificateAuthority, paced; shared by reading and by
+    /// apply's wait for a new CA to leave CREATING.
+    pub(in crate::cloud) async fn describe_certificate_authority(
+        &self,
+        arn: &str,
+    ) -> Result<aws_sdk_acmpca::operation::describe_certificate_authority::DescribeCertificateAuthorityOutput, CloudError>
+    {
+        let request = self
+            .pca
+            .describe_certificate_authority()
+            .certificate_authority_arn(arn);
+        self.call("acm-pca:DescribeCertificateAuthority", || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))
+    }
+
+    async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
+        let described = self.describe_certificate_authority(arn).await?;
+        let ca = described.certificate_authority().ok_or_else(|| {
+            CloudError::new(
+                "acm-pca:DescribeCertificateAuthority",
+                arn,
+                "EmptyResponse",
+                "no CA in the answer",
+            )
+        })?;
+        let status = ca
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let config = ca.certificate_authority_configuration();
+        let key_algorithm = config
+            .map(|c| c.key_algorithm().as_str().to_string())
+            .unwrap_or_default();
+        let signing_algorithm = config
+            .map(|c| c.signing_algorithm().as_str().to_string())
+            .unwrap_or_default();
+        let certificate_pem = if matches!(status.as_str(), "ACTIVE" | "DISABLED" | "EXPIRED") {
+            let request = self
+                .pca
+                .get_certificate_authority_certificate()
+                .certificate_authority_arn(arn);
+            let got = self
+                .call("acm-pca:GetCertificateAuthorityCertificate", || {
+                    request.clone().send()
+                })
+                .await
+                .map_err(|e| failed("acm-pca:GetCertificateAuthorityCertificate", arn, e))?;
+            got.certificate().map(str::to_string)
+        } else {
+            None
+        };
+        let not_after = certificate_pem
+            .as_deref()
+            .and_then(|pem| cert::parse_pem(pem).ok())
+            .map(|c| c.not_after);
+        Ok(LiveCa {
+            arn: arn.to_string(),
+            status,
+            key_algorithm,
+            signing_algorithm,
+            owner: self.ca_owner(arn).await?,
+            certificate_pem,
+            not_after,
+        })
+    }
+
+    /// The IoT registration of the CA certificate `ca_pem`, if any: IoT's
+    /// CA list compared by certificate DER, not by any id convention.
+    pub(super) async fn find_iot_ca(&self, ca_pem: &str) -> Result<Option<LiveIotCa>, CloudError> {
+        let want = cert::pem_to_der(ca_pem).ok();
+        let mut marker = None;
+        loop {
+            let request = self
+                .iot
+                .list_ca_certificates()
+                .set_marker(marker)
+                .page_size(100);
+            let page = self
+                .call("iot:ListCACertificates", || request.clone().send())
+                .await
+                .map_err(|e| failed("iot:ListCACertificates", "", e))?;
+            for listed in page.certificates() {
+                let Some(id) = listed.certificate_id() else {
+                    continue;
+                };
+                let request = self.iot.describe_ca_certificate().certificate_id(id);
+                let described = self
+                    .call("iot:DescribeCACertificate", || request.clone().send())
+                    .await
+                    .map_err(|e| failed("iot:DescribeCACertificate", id, e))?;
+                let Some(desc) = described.certificate_description() else {
+                    continue;
+                };
+                let der = desc
+                    .certificate_pem()
+                    .and_then(|pem| cert::pem_to_der(pem).ok());
+                if der.is_some() && der == want {
+                    return Ok(Some(LiveIotCa {
+                        certificate_id: id.to_string(),
+                        status: desc
+                            .status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_default(),
+                        mode: desc
+                            .certificate_mode()
+                            .map(|m| m.as_str().to_string())
+                            .unwrap_or("DEFAULT".into()),
+                        auto_registration: desc.auto_registration_status().map(|s| s.as_str())
+                            == Some("ENABLE"),
+                    }));
+                }
+            }
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(None);
+            }
+        }
+    }
+}
