@@ -14,6 +14,7 @@ use serde::Serialize;
 mod diagnostic;
 mod load;
 pub mod model;
+mod names;
 pub mod types;
 
 pub use diagnostic::{Diagnostic, Label, SpecErrors, display_path};
