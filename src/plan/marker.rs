@@ -339,10 +339,10 @@ pub fn record(spec: &Spec, index: &Index, changes: &mut Vec<Change>) {
     let mut added: Vec<Change> = Vec::new();
     // One buffer for every device's value: most devices need no record.
     let mut value = String::new();
-    for device in spec.devices.keys() {
-        let name = device.as_str();
-        let owned = index
-            .thing(name)
+    for device in index.devices() {
+        let name = device.spec.name.as_str();
+        let owned = device
+            .thing
             .is_some_and(|t| t.owner.as_deref() == Some(fleet));
         let indices = changes_of.get(name).map(Vec::as_slice).unwrap_or(&[]);
         let creates_thing = indices.iter().any(|&i| {
@@ -371,11 +371,7 @@ pub fn record(spec: &Spec, index: &Index, changes: &mut Vec<Change>) {
                 outcome.apply(name, operation, certs);
             }
         }
-        let now = if creates_thing {
-            fleet
-        } else {
-            index.marker(name)
-        };
+        let now = if creates_thing { fleet } else { device.marker };
         let issued = outcome.issued.take();
         encode_into(&mut value, fleet, outcome.facts());
         if issued.is_none() && value == now {

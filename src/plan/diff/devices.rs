@@ -3,16 +3,17 @@
 use std::collections::BTreeMap;
 
 use super::{PlanError, Planner, field, owner_text};
+use crate::live::LiveThing;
 use crate::plan::{Action, Change, Detail, Operation, Phase, Reason};
 use crate::spec::{DeviceSpec, Retire};
 
 impl Planner<'_> {
-    pub(super) fn plan_device(&mut self, device: &DeviceSpec) {
+    pub(super) fn plan_device(&mut self, device: &DeviceSpec, thing: Option<&LiveThing>) {
         let spec = self.spec;
         let fleet = spec.fleet.as_str();
         let name = device.name.as_str();
         // The thing.
-        match self.index.thing(name) {
+        match thing {
             None => {
                 let mut details: Vec<Detail> = device
                     .attributes

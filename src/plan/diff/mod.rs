@@ -113,14 +113,14 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     planner.plan_thing_types();
     planner.plan_policies();
     let lock_thing = crate::lock::thing_name(&spec.fleet);
-    for device in spec.devices.values() {
-        if device.name == lock_thing {
+    for device in index.devices() {
+        if device.spec.name == lock_thing {
             planner.errors.push(PlanError::ReservedName {
-                device: device.name.clone(),
+                device: device.spec.name.clone(),
             });
             continue;
         }
-        planner.plan_device(device);
+        planner.plan_device(device.spec, device.thing);
     }
     planner.plan_departed_devices();
     planner.plan_departed_policies();
