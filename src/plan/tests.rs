@@ -291,3 +291,27 @@ fn a_pending_key_of_a_registered_certificate_gets_its_files_written() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_pending_key_of_a_certificate_due_for_rotation_is_written_before_the_new_issue() {
+    let spec = spec(&devices(&["a"]), "  on_removal: revoke\n");
+    let live = live(&spec, &["a"], NOW - 8 * DAY);
+    let key = live
+        .certificates
+        .values()
+        .next()
+        .unwrap()
+        .public_key_sha256
+        .clone();
+    let mut options = options(NOW);
+    options.pending_keys = BTreeMap::from([("a".to_string(), key)]);
+    let plan = diff(&spec, &live, &options).unwrap();
+    // Within renew_before (3d of 10d): files first, then the rotation.
+    assert_eq!(
+        actions(&plan),
+        vec![
+            ("device.a.files".to_string(), Action::Create),
+            ("device.a.certificate".to_string(), Action::CreateThenRetire),
+        ]
+    );
+}

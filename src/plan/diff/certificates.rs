@@ -116,7 +116,17 @@ impl Planner<'_> {
                     });
                 }
             }
-            None => self.plan_issue(device, &alive, forced),
+            None => {
+                // A rotation interrupted after registering: write that
+                // certificate's files (promoting its key) before the new
+                // issue generates another key, so no registered key is lost.
+                if !forced {
+                    for cert in &alive {
+                        self.plan_unwritten_files(device, cert);
+                    }
+                }
+                self.plan_issue(device, &alive, forced)
+            }
         }
     }
 
