@@ -48,14 +48,13 @@ impl Cloud {
     /// CreateThing): either way the thing exists afterwards.
     pub async fn create_lock_thing(&self, name: &str) -> Result<(), CloudError> {
         let request = self.iot.create_thing().thing_name(name);
-        match self
-            .call("iot:CreateThing", || request.clone().send())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(failed("iot:CreateThing", name, e)),
-        }
+        self.call_done_if(
+            "iot:CreateThing",
+            name,
+            "ResourceAlreadyExistsException",
+            || request.clone().send(),
+        )
+        .await
     }
 
     /// UpdateThing merging `attributes` (an empty value removes one) if the

@@ -34,7 +34,7 @@ impl Cloud {
     /// means its effect is already there (e.g. ResourceNotFoundException on
     /// a delete): that answer counts as `Ok(())`. Any other failure is
     /// reported as `operation` on `resource`.
-    async fn call_done_if<T, E, F, Fut>(
+    pub(super) async fn call_done_if<T, E, F, Fut>(
         &self,
         operation: &'static str,
         resource: impl Into<String>,
