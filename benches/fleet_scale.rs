@@ -19,11 +19,9 @@
 //! (`plan`, `apply` or `planner`) runs one part.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -80,123 +78,14 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-// ---- the emulator ----------------------------------------------------------
+// ---- the emulator: the integration tests' harness --------------------------
 
-struct Emulator {
-    port: u16,
-    _stdin: ChildStdin,
-    child: Child,
-}
+// Not every helper of the harness is used here.
+#[allow(dead_code)]
+#[path = "../tests/it/harness.rs"]
+mod harness;
 
-impl Emulator {
-    fn start(flags: &[&str]) -> Emulator {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join("tests/emulator/.venv/bin/python");
-        assert!(
-            python.exists(),
-            "the emulator is not installed: run tests/emulator/setup.sh"
-        );
-        let mut child = Command::new(python)
-            .args([
-                "-m",
-                "fleetcert_emulator",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                "0",
-            ])
-            .arg("--exit-on-stdin-eof")
-            .args(flags)
-            .current_dir(root.join("tests/emulator"))
-            .env("PYTHONPATH", root.join("tests/emulator"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the emulator");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let port = loop {
-            let line = lines.next().expect("emulator exited").expect("read");
-            if let Some(port) = line.strip_prefix("FLEETCERT_EMULATOR_READY port=") {
-                break port.trim().parse().expect("port");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Emulator {
-            port,
-            _stdin: stdin,
-            child,
-        }
-    }
-
-    fn control(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
-        let body = body.unwrap_or("");
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(
-            stream,
-            "{method} /_fleetcert/{path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("write");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let (head, payload) = response.split_once("\r\n\r\n").expect("HTTP");
-        assert!(head.contains(" 200 "), "control {path}: {head} {payload}");
-        serde_json::from_str(payload).unwrap_or(serde_json::Value::Null)
-    }
-
-    /// Per-operation counts for one account.
-    fn counters(&self, account: &str) -> BTreeMap<String, u64> {
-        let all = self.control("GET", "counters", None);
-        let mut counts = BTreeMap::new();
-        for (scope, ops) in all.as_object().into_iter().flatten() {
-            if scope.starts_with(&format!("{account}/")) {
-                for (op, n) in ops.as_object().into_iter().flatten() {
-                    *counts.entry(op.clone()).or_insert(0) += n.as_u64().unwrap_or(0);
-                }
-            }
-        }
-        counts
-    }
-
-    fn throttled(&self, account: &str) -> u64 {
-        let all = self.control("GET", "counters", None);
-        all["throttled"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .filter(|(scope, _)| scope.starts_with(&format!("{account}/")))
-            .flat_map(|(_, ops)| ops.as_object().into_iter().flatten())
-            .map(|(_, n)| n.as_u64().unwrap_or(0))
-            .sum()
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn fleetcert(emulator: &Emulator, account: &str, dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fleetcert"));
-    command
-        .current_dir(dir)
-        .env_remove("AWS_PROFILE")
-        .env("AWS_ACCESS_KEY_ID", account)
-        .env("AWS_SECRET_ACCESS_KEY", "x")
-        .env("AWS_REGION", "ap-northeast-1")
-        .env(
-            "AWS_ENDPOINT_URL",
-            format!("http://127.0.0.1:{}", emulator.port),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1");
-    command
-}
+use harness::{Account, Emulator};
 
 fn run(mut command: Command, what: &str) -> (Duration, String) {
     let started = Instant::now();
@@ -254,11 +143,11 @@ fn unpaced() -> Vec<String> {
 
 fn bench_plan(devices: usize) {
     let emulator = Emulator::start(&["--quotas", "off"]);
-    let account = "100000000001";
+    let account = Account::new(&emulator);
     let dir = tempfile::tempdir().expect("tempdir");
     write_fleet(dir.path(), "bench-plan", devices);
     println!("building a {devices}-device fleet (quotas off, pacing lifted)...");
-    let mut apply = fleetcert(&emulator, account, dir.path());
+    let mut apply = account.fleetcert(dir.path());
     apply
         .args(["apply", "--auto-approve", "--quiet", "--concurrency", "64"])
         .args(unpaced());
@@ -268,7 +157,7 @@ fn bench_plan(devices: usize) {
     emulator.control(
         "POST",
         "config",
-        Some(r#"{"quotas": "aws", "latency_ms": 20}"#),
+        Some(serde_json::json!({"quotas": "aws", "latency_ms": 20})),
     );
     // The full mode reads every certificate one by one at fleetcert's
     // default DescribeCertificate rate (5/s): over half an hour for 10,000
@@ -279,7 +168,7 @@ fn bench_plan(devices: usize) {
     }
     for (mode, args) in modes {
         emulator.control("POST", "counters/reset", None);
-        let mut plan = fleetcert(&emulator, account, dir.path());
+        let mut plan = account.fleetcert(dir.path());
         plan.args(["plan", "--detailed-exitcode"]).args(&args);
         let started = Instant::now();
         let out = plan.output().expect("plan");
@@ -290,14 +179,14 @@ fn bench_plan(devices: usize) {
             "the steady-state plan shows changes or failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let counts = emulator.counters(account);
+        let counts = account.counters();
         let calls: u64 = counts.values().sum();
         let budget = devices / 100 + 50;
         println!(
             "[1] steady-state plan, {devices} devices, --refresh={mode}: {calls} API calls \
              (target in the default mode: <= {budget}), {:.2}s wall, {} throttled",
             elapsed.as_secs_f64(),
-            emulator.throttled(account)
+            account.throttled()
         );
         let mut top: Vec<_> = counts.iter().collect();
         top.sort_by(|a, b| b.1.cmp(a.1));
@@ -314,13 +203,13 @@ fn bench_plan(devices: usize) {
 
 fn bench_apply(devices: usize) {
     let emulator = Emulator::start(&["--quotas", "aws", "--latency-ms", "20"]);
-    let account = "100000000002";
+    let account = Account::new(&emulator);
     let dir = tempfile::tempdir().expect("tempdir");
     write_fleet(dir.path(), "bench-apply", devices);
-    let mut apply = fleetcert(&emulator, account, dir.path());
+    let mut apply = account.fleetcert(dir.path());
     apply.args(["apply", "--auto-approve", "--quiet"]);
     let (elapsed, _) = run(apply, "apply");
-    let counts = emulator.counters(account);
+    let counts = account.counters();
     let (bound_op, ideal) = counts
         .iter()
         .map(|(op, n)| (op.clone(), *n as f64 / default_rate(op)))
@@ -336,7 +225,7 @@ fn bench_apply(devices: usize) {
         default_rate(&bound_op),
         elapsed.as_secs_f64() / ideal,
         counts.values().sum::<u64>(),
-        emulator.throttled(account)
+        account.throttled()
     );
 }
 

@@ -147,14 +147,8 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
                 printer.error("Apply cancelled.");
                 return Ok((ExitStatus::Failure, false));
             }
-            let ok = run(&plan, &spec, &cloud, &live, args, lease, printer).await?;
-            Ok((
-                if ok {
-                    ExitStatus::Success
-                } else {
-                    ExitStatus::Failure
-                },
-                ok,
+            Ok(finished(
+                run(&plan, &spec, &cloud, &live, args, lease, printer).await?,
             ))
         })
         .await
@@ -204,18 +198,22 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
                 return Ok((ExitStatus::Success, true));
             }
             check_guard(plan, args)?;
-            let ok = run(plan, &spec, &cloud, &live, args, lease, printer).await?;
-            Ok((
-                if ok {
-                    ExitStatus::Success
-                } else {
-                    ExitStatus::Failure
-                },
-                ok,
+            Ok(finished(
+                run(plan, &spec, &cloud, &live, args, lease, printer).await?,
             ))
         })
         .await
     })
+}
+
+/// The exit status of an apply that ran, and whether it went through in full.
+fn finished(ok: bool) -> (ExitStatus, bool) {
+    let status = if ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    };
+    (status, ok)
 }
 
 fn stale(path: &Path, why: &str, changes: &[String]) -> String {

@@ -10,6 +10,7 @@ use std::fmt::Write;
 
 use similar::{ChangeTag, TextDiff};
 
+use super::verb;
 use crate::drift::{DriftKind, DriftReport};
 use crate::plan::{Action, Change, Detail, Plan};
 
@@ -43,19 +44,6 @@ fn fence(body: &str) -> String {
         }
     }
     "`".repeat((longest + 1).max(3))
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::CreateThenRetire => "will be replaced (new certificate first)",
-        Action::RetireThenCreate => "will be replaced (old certificate retired first)",
-        Action::Revoke => "will be revoked",
-        Action::Deactivate => "will be deactivated",
-        Action::Delete => "will be deleted",
-        Action::Adopt => "will be adopted",
-    }
 }
 
 fn emoji(action: Action) -> &'static str {

@@ -4,3 +4,19 @@
 pub mod json;
 pub mod markdown;
 pub mod text;
+
+use crate::plan::Action;
+
+/// What a change does, as the text and Markdown plans say it.
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "will be created",
+        Action::Update => "will be updated in place",
+        Action::CreateThenRetire => "will be replaced (new certificate first)",
+        Action::RetireThenCreate => "will be replaced (old certificate retired first)",
+        Action::Revoke => "will be revoked",
+        Action::Deactivate => "will be deactivated",
+        Action::Delete => "will be deleted",
+        Action::Adopt => "will be adopted",
+    }
+}

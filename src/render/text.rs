@@ -7,6 +7,7 @@ use std::fmt::Write;
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
+use super::verb;
 use crate::apply::{ApplyReport, Outcome};
 use crate::plan::{Action, Detail, Plan};
 
@@ -24,19 +25,6 @@ fn action_style(action: Action) -> Style {
         Action::Update | Action::Adopt => AnsiColor::Yellow.on_default(),
         Action::CreateThenRetire | Action::RetireThenCreate => AnsiColor::Magenta.on_default(),
         Action::Revoke | Action::Deactivate | Action::Delete => AnsiColor::Red.on_default(),
-    }
-}
-
-fn verb(action: Action) -> &'static str {
-    match action {
-        Action::Create => "will be created",
-        Action::Update => "will be updated in place",
-        Action::CreateThenRetire => "will be replaced (new certificate first)",
-        Action::RetireThenCreate => "will be replaced (old certificate retired first)",
-        Action::Revoke => "will be revoked",
-        Action::Deactivate => "will be deactivated",
-        Action::Delete => "will be deleted",
-        Action::Adopt => "will be adopted",
     }
 }
 

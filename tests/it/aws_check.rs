@@ -87,6 +87,21 @@ pub struct DeviceState {
     pub statuses: BTreeMap<String, String>,
 }
 
+/// A registered certificate's status (DescribeCertificate).
+pub async fn certificate_status(iot: &aws_sdk_iot::Client, id: &str) -> String {
+    let described = iot
+        .describe_certificate()
+        .certificate_id(id)
+        .send()
+        .await
+        .unwrap();
+    described
+        .certificate_description()
+        .and_then(|d| d.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default()
+}
+
 pub async fn device(iot: &aws_sdk_iot::Client, name: &str) -> Option<DeviceState> {
     let thing = iot.describe_thing().thing_name(name).send().await.ok()?;
     let attributes: BTreeMap<String, String> = thing

@@ -10,8 +10,11 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::fleet_dir::apply_ok;
 use crate::harness::{Account, Emulator};
-use crate::scale_common::{IssueRecorder, check_converged, plan_exit, registered, write_fleet};
+use crate::scale_common::{
+    FULL_REFRESH_UNPACED, IssueRecorder, check_converged, plan_exit, registered, write_fleet,
+};
 
 #[test]
 fn apply_killed_at_ten_points_converges_with_every_invariant() {
@@ -87,8 +90,8 @@ fn apply_killed_at_ten_points_converges_with_every_invariant() {
         .iter()
         // The ARN's serial keeps leading zeros; fleetcert's (serial_hex) does not.
         .map(|arn| {
-            let serial = arn.rsplit('/').next().unwrap().trim_start_matches('0');
-            if serial.is_empty() { "0" } else { serial }.to_string()
+            let serial = arn.rsplit('/').next().unwrap();
+            fleetcert::pki::cert::serial_hex(&hex::decode(serial).unwrap())
         })
         .collect();
     assert_eq!(
@@ -98,18 +101,11 @@ fn apply_killed_at_ten_points_converges_with_every_invariant() {
         issued_serials.len(),
         serials.len()
     );
-    let fast = [
-        "--rate-limit",
-        "iot:DescribeCertificate=500",
-        "--rate-limit",
-        "iot:ListPrincipalThings=500",
-        "--rate-limit",
-        "iot:ListAttachedPolicies=500",
-    ];
     assert_eq!(plan_exit(&account, dir.path(), &[]), Some(0));
-    let mut full = vec!["--refresh", "full"];
-    full.extend(fast);
-    assert_eq!(plan_exit(&account, dir.path(), &full), Some(0));
+    assert_eq!(
+        plan_exit(&account, dir.path(), &FULL_REFRESH_UNPACED),
+        Some(0)
+    );
 }
 
 /// The one kill point the test above can only hit by chance, made
@@ -123,19 +119,7 @@ fn a_key_left_pending_after_registration_is_written_out_by_the_next_apply() {
     let account = Account::new(emulator);
     let dir = tempfile::tempdir().unwrap();
     let devices = write_fleet(dir.path(), 2, &[]);
-    let apply = |account: &Account| {
-        let out = account
-            .fleetcert(dir.path())
-            .args(["apply", "--auto-approve"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "apply: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    apply(&account);
+    apply_ok(&account, dir.path());
     let device = dir.path().join("out").join("dev-001");
     let key = std::fs::read(device.join("private-key.pem")).unwrap();
     std::fs::rename(
@@ -173,7 +157,7 @@ fn a_key_left_pending_after_registration_is_written_out_by_the_next_apply() {
         )]
     );
 
-    apply(&account);
+    apply_ok(&account, dir.path());
     assert!(!device.join("pending-key.pem").exists());
     assert_eq!(std::fs::read(device.join("private-key.pem")).unwrap(), key);
     let runtime = tokio::runtime::Runtime::new().unwrap();

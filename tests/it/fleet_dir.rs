@@ -6,7 +6,7 @@ use std::process::Command;
 
 use tempfile::TempDir;
 
-use crate::harness::repo_root;
+use crate::harness::{Account, repo_root};
 
 /// A fleet spec and the files it names, copied to a private directory (its
 /// `out/` lands there too).
@@ -108,4 +108,9 @@ pub fn run(command: &mut Command) -> Run {
         run.stderr
     );
     run
+}
+
+/// `fleetcert apply --auto-approve` in `dir` for `account`; it must succeed.
+pub fn apply_ok(account: &Account, dir: &Path) -> Run {
+    run(account.fleetcert(dir).args(["apply", "--auto-approve"])).success()
 }

@@ -7,7 +7,7 @@ use aws_sdk_iot::types::{AttributePayload, CertificateStatus};
 use serde_json::Value;
 
 use crate::emulator_flow::{issue, p256_csr};
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, repo_root, shared};
 
 fn drift_json(account: &Account<'_>, fleet: &FleetDir, extra: &[&str]) -> (i32, Value) {
@@ -63,10 +63,7 @@ async fn cert_of(iot: &aws_sdk_iot::Client, thing: &str) -> String {
 async fn drift_tells_changes_in_aws_from_auto_registration_and_unapplied_specs() {
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let (code, report) = drift_json(&account, &fleet, &[]);
     assert_eq!(code, 0, "{report:#}");
     assert_eq!(report["in_sync"], true);
@@ -262,10 +259,7 @@ async fn drift_tells_changes_in_aws_from_auto_registration_and_unapplied_specs()
         );
         assert!(address.starts_with("device.sensor-004."), "{address}");
     }
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let (code, report) = drift_json(&account, &fleet, &[]);
     assert_eq!(code, 0, "{report:#}");
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
 fn actions(policy: &Value) -> BTreeSet<String> {
@@ -70,10 +70,7 @@ fn every_call_fleetcert_makes_is_allowed() {
     let missing: Vec<_> = read_calls.difference(&allowed).collect();
     assert!(missing.is_empty(), "plan-mode policy lacks {missing:?}");
 
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     fleet.edit(
         "attributes: {line: B, model: x2}",
         "attributes: {line: C, model: x2}",

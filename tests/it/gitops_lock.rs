@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_iot::types::AttributePayload;
 
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
 /// Subject CN -> number of certificates from the fleet CA that are not REVOKED.
@@ -160,10 +160,7 @@ async fn a_dead_holder_is_released_with_force_unlock() {
     let again = run(account.fleetcert(fleet.path()).args(["force-unlock"])).success();
     assert!(again.stdout.contains("is not held"), "{}", again.stdout);
 
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     // Released after apply, with the applied spec recorded.
     let lock = iot
         .describe_thing()

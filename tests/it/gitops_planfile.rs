@@ -5,7 +5,7 @@
 use aws_sdk_iot::types::AttributePayload;
 
 use crate::emulator_flow::p256_csr;
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
 fn things(names: &[String], prefix: &str) -> Vec<String> {
@@ -77,10 +77,7 @@ async fn a_saved_plan_applies_when_nothing_moved_and_converges() {
 async fn a_saved_plan_is_refused_when_aws_changed_and_names_the_change() {
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     fleet.edit(
         "attributes: {line: B, model: x2}",
         "attributes: {line: C, model: x2}",

@@ -218,4 +218,17 @@ impl<'e> Account<'e> {
     pub fn counters(&self) -> std::collections::BTreeMap<String, u64> {
         self.emulator.counters(&self.id)
     }
+
+    /// How many of this account's requests the emulator throttled.
+    pub fn throttled(&self) -> u64 {
+        let all = self.emulator.control("GET", "counters", None);
+        all["throttled"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(scope, _)| scope.starts_with(&format!("{}/", self.id)))
+            .flat_map(|(_, ops)| ops.as_object().into_iter().flatten())
+            .filter_map(|(_, n)| n.as_u64())
+            .sum()
+    }
 }

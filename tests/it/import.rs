@@ -6,7 +6,7 @@ use aws_sdk_acmpca::types::{Validity, ValidityPeriodType};
 use aws_sdk_iot::types::{AttributePayload, CertificateMode, CertificateStatus};
 
 use crate::emulator_flow::{create_active_root_ca, issue, p256_csr};
-use crate::fleet_dir::run;
+use crate::fleet_dir::{apply_ok, run};
 use crate::harness::{Account, shared};
 
 #[tokio::test]
@@ -116,10 +116,7 @@ async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
         "the first plan only adopts (CA, policy, three things):\n{}",
         plan.stdout
     );
-    run(account
-        .fleetcert(&out_dir)
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, &out_dir);
     let settled = run(account
         .fleetcert(&out_dir)
         .args(["plan", "--detailed-exitcode"]))

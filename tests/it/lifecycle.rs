@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::aws_check;
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, Emulator, shared};
 
 /// A small fleet with generated keys; `lifecycle` is appended as YAML.
@@ -63,17 +63,11 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
     // Fleet "fresh": issued now. Fleet "aged": issued 9 days ago (10-day validity).
     let fresh_account = Account::new(&emulator);
     let fresh = FleetDir::with_spec(&spec("fresh", &devices, lifecycle));
-    run(fresh_account
-        .fleetcert(fresh.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&fresh_account, fresh.path());
     set_clock(&emulator, -9 * 86_400);
     let aged_account = Account::new(&emulator);
     let aged = FleetDir::with_spec(&spec("aged", &devices, lifecycle));
-    run(aged_account
-        .fleetcert(aged.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&aged_account, aged.path());
     set_clock(&emulator, 0);
 
     // plan --at shows the fresh fleet's rotation ahead of time, and only then.
@@ -126,10 +120,7 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
         assert_eq!(state.active.len(), 1);
         old_serials.insert(device, serial_of(&state.active[0].1));
     }
-    run(aged_account
-        .fleetcert(aged.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&aged_account, aged.path());
     for device in devices {
         let state = aws_check::device(&iot, device).await.unwrap();
         assert_eq!(
@@ -162,10 +153,7 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
         .args(["plan", "--detailed-exitcode"]));
     assert_eq!(retire.code, 2, "{}", retire.stdout);
     assert!(retire.stdout.contains("3 to revoke"), "{}", retire.stdout);
-    run(aged_account
-        .fleetcert(aged.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&aged_account, aged.path());
     let revoked = revocations(&emulator, &aged_account.id);
     for device in devices {
         let state = aws_check::device(&iot, device).await.unwrap();
@@ -207,19 +195,13 @@ async fn removal_policies_revoke_deactivate_or_keep() {
             &["stay-1", "stay-2", "leave-1"],
             &lifecycle,
         ));
-        run(account
-            .fleetcert(fleet.path())
-            .args(["apply", "--auto-approve"]))
-        .success();
+        apply_ok(&account, fleet.path());
         let iot = account.iot().await;
         let before = aws_check::device(&iot, "leave-1").await.unwrap();
         let (cert_id, pem, _) = before.active[0].clone();
 
         fleet.edit("  - name: leave-1\n", "");
-        let applied = run(account
-            .fleetcert(fleet.path())
-            .args(["apply", "--auto-approve"]))
-        .success();
+        let applied = apply_ok(&account, fleet.path());
         let described = iot
             .describe_certificate()
             .certificate_id(&cert_id)
@@ -301,10 +283,7 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
         &["ok-1", "stolen-1"],
         "  on_removal: revoke\n",
     ));
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let iot = account.iot().await;
     let (cert_id, pem, _) = aws_check::device(&iot, "stolen-1").await.unwrap().active[0].clone();
 
@@ -319,24 +298,10 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
         "{}",
         plan.stdout
     );
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
 
-    let described = iot
-        .describe_certificate()
-        .certificate_id(&cert_id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        described
-            .certificate_description()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str(),
+        aws_check::certificate_status(&iot, &cert_id).await,
         "REVOKED"
     );
     let revoked = revocations(shared(), &account.id);
@@ -369,10 +334,7 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
 async fn replace_reissues_a_leaked_certificate_and_revokes_the_old_one_first() {
     let account = Account::new(shared());
     let fleet = FleetDir::with_spec(&spec("leak", &["leaky", "fine"], "  on_removal: revoke\n"));
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let iot = account.iot().await;
     let (old_id, old_pem, _) = aws_check::device(&iot, "leaky").await.unwrap().active[0].clone();
     let old_key = std::fs::read(fleet.path().join("out/leaky/private-key.pem")).unwrap();
@@ -405,19 +367,8 @@ async fn replace_reissues_a_leaked_certificate_and_revokes_the_old_one_first() {
     let state = aws_check::device(&iot, "leaky").await.unwrap();
     assert_eq!(state.active.len(), 1);
     assert_ne!(state.active[0].0, old_id);
-    let described = iot
-        .describe_certificate()
-        .certificate_id(&old_id)
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        described
-            .certificate_description()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str(),
+        aws_check::certificate_status(&iot, &old_id).await,
         "REVOKED"
     );
     assert_eq!(

@@ -12,7 +12,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, PKCS_ECDSA_P256_SHA256,
 };
 
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok};
 use crate::harness::{Account, shared};
 
 fn tool(name: &str) -> PathBuf {
@@ -137,10 +137,7 @@ fn client(port: u16, server_ca: &Path, cert: &Path, key: &Path, id: &str) -> Com
 fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is_refused() {
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
 
     let tls = tempfile::tempdir().unwrap();
     let server = make_pki(

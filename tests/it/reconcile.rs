@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use fleetcert::spec::{CertValidity, DeviceKey};
 
 use crate::aws_check;
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
 fn days(validity: CertValidity) -> i64 {
@@ -43,10 +43,7 @@ async fn root_fleet_applies_from_empty_converges_and_matches_aws() {
     let started = jiff::Timestamp::now().as_second();
 
     let mut outputs = Vec::new();
-    let first = run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    let first = apply_ok(&account, fleet.path());
     assert!(first.stdout.contains("Apply complete"), "{}", first.stdout);
     outputs.push(first);
     // Convergence: a plan after apply has no changes (exit 0 with --detailed-exitcode) ...
@@ -57,10 +54,7 @@ async fn root_fleet_applies_from_empty_converges_and_matches_aws() {
     assert!(plan.stdout.contains("No changes."), "{}", plan.stdout);
     outputs.push(plan);
     // ... and so does a plan after a second apply.
-    let second = run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    let second = apply_ok(&account, fleet.path());
     assert!(second.stdout.contains("No changes."), "{}", second.stdout);
     outputs.push(second);
     let plan = run(account
@@ -254,10 +248,7 @@ async fn unmanaged_resources_are_never_touched_and_never_taken_over() {
         .unwrap();
 
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     run(account
         .fleetcert(fleet.path())
         .args(["plan", "--detailed-exitcode"]))
@@ -282,18 +273,8 @@ async fn unmanaged_resources_are_never_touched_and_never_taken_over() {
         .await
         .unwrap();
     assert_eq!(policy.default_version_id(), Some("1"));
-    let cert = iot
-        .describe_certificate()
-        .certificate_id(registered.certificate_id().unwrap())
-        .send()
-        .await
-        .unwrap();
     assert_eq!(
-        cert.certificate_description()
-            .unwrap()
-            .status()
-            .unwrap()
-            .as_str(),
+        aws_check::certificate_status(&iot, registered.certificate_id().unwrap()).await,
         "ACTIVE"
     );
     let attached = iot
@@ -349,10 +330,7 @@ fn apply_waits_out_request_in_progress_after_each_issuance() {
     let emulator = crate::harness::Emulator::start(&["--in-progress-calls", "3"]);
     let account = Account::new(&emulator);
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let counts = account.counters();
     let issued = counts.get("acm-pca:IssueCertificate").copied().unwrap_or(0);
     let fetched = counts.get("acm-pca:GetCertificate").copied().unwrap_or(0);

@@ -313,6 +313,19 @@ pub async fn check_converged(account: &Account<'_>, dir: &Path, devices: &[Strin
     problems
 }
 
+/// `plan` flags for `--refresh full` with its one-by-one reads unpaced, so
+/// a test can verify every certificate quickly.
+pub const FULL_REFRESH_UNPACED: [&str; 8] = [
+    "--refresh",
+    "full",
+    "--rate-limit",
+    "iot:DescribeCertificate=500",
+    "--rate-limit",
+    "iot:ListPrincipalThings=500",
+    "--rate-limit",
+    "iot:ListAttachedPolicies=500",
+];
+
 /// `plan --detailed-exitcode` in a read mode: 0 when nothing is left to do.
 pub fn plan_exit(account: &Account<'_>, dir: &Path, extra: &[&str]) -> Option<i32> {
     account

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use crate::harness::{Account, Emulator};
-use crate::scale_common::{check_converged, plan_exit, write_fleet};
+use crate::scale_common::{FULL_REFRESH_UNPACED, check_converged, plan_exit, write_fleet};
 
 #[test]
 fn apply_converges_through_faults_drops_and_throttling() {
@@ -76,12 +76,10 @@ fn apply_converges_through_faults_drops_and_throttling() {
     );
 
     // Faults, drops and throttling really happened.
-    let throttled: u64 = emulator.control("GET", "counters", None)["throttled"]
-        [format!("{}/{}", account.id, account.region)]
-    .as_object()
-    .map(|ops| ops.values().filter_map(|n| n.as_u64()).sum())
-    .unwrap_or(0);
-    assert!(throttled > 0, "the emulator never throttled fleetcert");
+    assert!(
+        account.throttled() > 0,
+        "the emulator never throttled fleetcert"
+    );
 
     // Faults and quotas off for the checks.
     emulator.control(
@@ -94,15 +92,8 @@ fn apply_converges_through_faults_drops_and_throttling() {
         .block_on(check_converged(&account, dir.path(), &devices));
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(plan_exit(&account, dir.path(), &[]), Some(0));
-    let full = [
-        "--refresh",
-        "full",
-        "--rate-limit",
-        "iot:DescribeCertificate=500",
-        "--rate-limit",
-        "iot:ListPrincipalThings=500",
-        "--rate-limit",
-        "iot:ListAttachedPolicies=500",
-    ];
-    assert_eq!(plan_exit(&account, dir.path(), &full), Some(0));
+    assert_eq!(
+        plan_exit(&account, dir.path(), &FULL_REFRESH_UNPACED),
+        Some(0)
+    );
 }

@@ -1,17 +1,14 @@
 //! Changing the spec gives a plan with exactly those changes, with reasons
 //! and policy diffs, and apply converges again.
 
-use crate::fleet_dir::{FleetDir, run};
+use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
 #[test]
 fn each_spec_change_is_planned_exactly_and_converges() {
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
 
     // An attribute, a policy document, a device's policy list, a new device.
     fleet.edit(
@@ -50,10 +47,7 @@ fn each_spec_change_is_planned_exactly_and_converges() {
         insta::assert_snapshot!("spec_changes_plan", plan.stdout);
     });
 
-    run(account
-        .fleetcert(fleet.path())
-        .args(["apply", "--auto-approve"]))
-    .success();
+    apply_ok(&account, fleet.path());
     let again = run(account
         .fleetcert(fleet.path())
         .args(["plan", "--detailed-exitcode"]))

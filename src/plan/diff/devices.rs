@@ -84,7 +84,7 @@ impl Planner<'_> {
                         ),
                     );
                 }
-                if adopting {
+                let change = if adopting {
                     // `adopt: true` (as `fleetcert import` writes): mark the
                     // thing as the fleet's, with any other difference.
                     merged.insert(crate::live::OWNER_ATTRIBUTE.to_string(), fleet.to_string());
@@ -92,33 +92,33 @@ impl Planner<'_> {
                         0,
                         field("attributes.fleetcert", None, Some(fleet.to_string())),
                     );
-                    self.push(Change {
-                        address: format!("device.{name}.thing"),
-                        device: Some(name.to_string()),
-                        action: Action::Adopt,
-                        phase: Phase::Devices,
-                        reason: Reason::new(
+                    Some((
+                        Action::Adopt,
+                        Reason::new(
                             "thing_adopted",
-                            format!("the spec adopts the existing thing {name}, which carries no fleetcert marker"),
+                            format!(
+                                "the spec adopts the existing thing {name}, which carries no fleetcert marker"
+                            ),
                         ),
-                        details,
-                        operations: vec![Operation::UpdateThing {
-                            name: name.to_string(),
-                            thing_type: type_change,
-                            attributes: merged,
-                            expected_version: thing.version,
-                        }],
-                    });
+                    ))
                 } else if !details.is_empty() {
-                    self.push(Change {
-                        address: format!("device.{name}.thing"),
-                        device: Some(name.to_string()),
-                        action: Action::Update,
-                        phase: Phase::Devices,
-                        reason: Reason::new(
+                    Some((
+                        Action::Update,
+                        Reason::new(
                             "thing_attributes_differ",
                             format!("thing {name}'s attributes or type differ from the spec"),
                         ),
+                    ))
+                } else {
+                    None
+                };
+                if let Some((action, reason)) = change {
+                    self.push(Change {
+                        address: format!("device.{name}.thing"),
+                        device: Some(name.to_string()),
+                        action,
+                        phase: Phase::Devices,
+                        reason,
                         details,
                         operations: vec![Operation::UpdateThing {
                             name: name.to_string(),
