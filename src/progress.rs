@@ -183,3 +183,25 @@ impl Progress for ApplyProgress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_line_says_the_phase_count_rate_and_time_left() {
+        let now = Instant::now();
+        let counts = Counts {
+            phase: Phase::Devices,
+            total: 100,
+            done: 50,
+            failed: 2,
+            started: now - Duration::from_secs(10),
+            last_line: now,
+        };
+        assert_eq!(
+            ApplyProgress::plain_line(&counts),
+            "apply: devices: 50/100 changes (2 failed), 5.0/s, about 10s left"
+        );
+    }
+}

@@ -106,6 +106,19 @@ def test_fault_5xx_before_and_after(emulator, iot):
     assert code(e.value) == "ResourceNotFoundException"
 
 
+def test_fail_requests_fail_only_the_matching_resource(emulator, iot):
+    emulator.control("config", {"fail_requests": [
+        {"operation": "iot:CreateThing", "path_contains": "/things/broken", "code": "InvalidRequestException"},
+    ]})
+    with pytest.raises(ClientError) as e:
+        iot.create_thing(thingName="broken")
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert code(e.value) == "InvalidRequestException"
+    assert iot.create_thing(thingName="fine")["thingName"] == "fine"
+    emulator.control("config", {"fail_requests": []})
+    assert iot.create_thing(thingName="broken")["thingName"] == "broken"
+
+
 def test_fault_drop_closes_connection(emulator, iot):
     emulator.control("config", {"fault_drop_rate": 1.0})
     with pytest.raises((ConnectionClosedError, EndpointConnectionError)):

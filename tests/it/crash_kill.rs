@@ -157,7 +157,14 @@ fn a_key_left_pending_after_registration_is_written_out_by_the_next_apply() {
         )]
     );
 
-    apply_ok(&account, dir.path());
+    let applied = apply_ok(&account, dir.path());
+    // Not on a terminal: progress is plain lines on stderr (CI logs).
+    for line in [
+        "apply: devices: 1 changes to make",
+        "apply: devices: 1/1 changes (0 failed)",
+    ] {
+        assert!(applied.stderr.contains(line), "{}", applied.stderr);
+    }
     assert!(!device.join("pending-key.pem").exists());
     assert_eq!(std::fs::read(device.join("private-key.pem")).unwrap(), key);
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -7,6 +7,8 @@
 
 use std::time::Instant;
 
+use crate::aws_check;
+use crate::fleet_dir::apply_ok;
 use crate::harness::{Account, Emulator};
 use crate::scale_common::{FULL_REFRESH_UNPACED, check_converged, plan_exit, write_fleet};
 
@@ -91,9 +93,107 @@ fn apply_converges_through_faults_drops_and_throttling() {
         .unwrap()
         .block_on(check_converged(&account, dir.path(), &devices));
     assert!(problems.is_empty(), "{problems:#?}");
+    // The default read mode costs list pages, not calls per certificate.
+    emulator.control("POST", "counters/reset", None);
     assert_eq!(plan_exit(&account, dir.path(), &[]), Some(0));
+    let calls = account.counters();
+    for one_by_one in [
+        "iot:DescribeCertificate",
+        "iot:ListPrincipalThings",
+        "iot:ListAttachedPolicies",
+    ] {
+        assert!(!calls.contains_key(one_by_one), "{calls:?}");
+    }
+    let total: u64 = calls.values().sum();
+    assert!(total <= 300 / 100 + 50, "{total} calls: {calls:?}");
     assert_eq!(
         plan_exit(&account, dir.path(), &FULL_REFRESH_UNPACED),
         Some(0)
     );
+}
+
+/// One device whose attachment AWS refuses (a non-retryable error, always):
+/// its change is reported with the AWS code, apply exits 1, and every other
+/// device is applied in full. Once AWS accepts it, the next apply finishes it.
+#[test]
+fn one_devices_failure_is_reported_with_its_code_and_stops_no_other_device() {
+    let emulator = Emulator::start(&[]);
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"fail_requests": [{
+            "operation": "iot:AttachThingPrincipal",
+            "path_contains": "/things/dev-001/",
+            "code": "InvalidRequestException",
+            "message": "injected: dev-001 cannot be attached"
+        }]})),
+    );
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let devices = write_fleet(dir.path(), 3, &[]);
+    let out = account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let not_applied = stdout.split("Not applied:").nth(1).unwrap_or("");
+    assert!(
+        not_applied.contains("device.dev-001.certificate: FAILED at iot:AttachThingPrincipal")
+            && not_applied.contains("InvalidRequestException")
+            && not_applied.contains("injected: dev-001 cannot be attached"),
+        "{stdout}"
+    );
+    assert!(
+        !not_applied.contains("dev-000") && !not_applied.contains("dev-002"),
+        "{stdout}"
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let iot = runtime.block_on(account.iot());
+    for device in ["dev-000", "dev-002"] {
+        let state = runtime.block_on(aws_check::device(&iot, device)).unwrap();
+        assert_eq!(state.active.len(), 1, "{device}: {state:?}");
+        assert!(state.active[0].2.contains("telemetry"), "{device}");
+    }
+
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"fail_requests": []})),
+    );
+    apply_ok(&account, dir.path());
+    let problems = runtime.block_on(check_converged(&account, dir.path(), &devices));
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+/// On a terminal, apply draws an indicatif bar per phase (count, rate, ETA)
+/// instead of the plain lines CI logs get. `script` gives it a pseudo-terminal.
+#[test]
+fn apply_on_a_terminal_draws_a_bar_per_phase() {
+    let account = Account::new(crate::harness::shared());
+    let dir = tempfile::tempdir().unwrap();
+    write_fleet(dir.path(), 3, &[]);
+    let apply = account.fleetcert(dir.path());
+    let mut shell = format!("'{}'", apply.get_program().to_string_lossy());
+    shell.push_str(" apply --auto-approve");
+    let mut script = std::process::Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command", &shell, "/dev/null"])
+        .current_dir(dir.path());
+    for (key, value) in apply.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let out = script.output().unwrap();
+    let terminal = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{terminal}");
+    assert!(
+        terminal.contains("devices [") && terminal.contains("6/6") && terminal.contains("ETA"),
+        "{terminal}"
+    );
+    assert!(!terminal.contains("changes to make"), "{terminal}");
 }

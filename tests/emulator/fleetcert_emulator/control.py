@@ -3,6 +3,7 @@
 GET  /_fleetcert/health             -> {"ok": true}
 GET  /_fleetcert/config             -> current config
 POST /_fleetcert/config             <- partial config object; returns the new config
+                                       (fail_requests: rules of requests that always fail)
 GET  /_fleetcert/counters           -> {"counters": {...}, "throttled": {...}} plus the
                                        counters map at top level (see README)
 POST /_fleetcert/counters/reset
@@ -41,6 +42,23 @@ def resolve_quotas(value, current: dict) -> dict:
     raise BadRequest("quotas must be 'aws', 'off' or an object of operation -> rate")
 
 
+def resolve_fail_requests(value) -> list:
+    if not isinstance(value, list):
+        raise BadRequest("fail_requests must be a list of rules")
+    rules = []
+    for rule in value:
+        if not isinstance(rule, dict) or not isinstance(rule.get("operation"), str):
+            raise BadRequest("each fail_requests rule needs an operation, e.g. iot:AttachThingPrincipal")
+        rules.append({
+            "operation": rule["operation"],
+            "path_contains": str(rule.get("path_contains", "")),
+            "status": int(rule.get("status", 400)),
+            "code": str(rule.get("code", "InvalidRequestException")),
+            "message": str(rule.get("message", "injected failure")),
+        })
+    return rules
+
+
 def apply_config(patch: dict) -> dict:
     if not isinstance(patch, dict):
         raise BadRequest("config must be a JSON object")
@@ -60,6 +78,8 @@ def apply_config(patch: dict) -> dict:
                 new[k] = v
             elif k in _INT_KEYS:
                 new[k] = int(v)
+            elif k == "fail_requests":
+                new[k] = resolve_fail_requests(v)
             elif k == "fault_seed":
                 new[k] = None if v is None else int(v)
         state.config.clear()

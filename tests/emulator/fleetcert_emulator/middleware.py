@@ -89,6 +89,11 @@ class EmulatorMiddleware:
             drop = r_drop < (cfg.get("fault_drop_rate") or 0)
             f5xx = r_5xx < (cfg.get("fault_5xx_rate") or 0)
             after = r_after < (cfg.get("fault_5xx_after_rate") or 0)
+            failing = next(
+                (r for r in cfg.get("fail_requests") or []
+                 if r["operation"] == op and r["path_contains"] in path),
+                None,
+            )
 
         if latency > 0:
             time.sleep(latency / 1000.0)
@@ -99,6 +104,10 @@ class EmulatorMiddleware:
             with state.LOCK:
                 state.throttled[key][op] += 1
             status, headers, body = throttle_response(service)
+            start_response(status, headers)
+            return body
+        if failing:
+            status, headers, body = _error(service, failing["status"], failing["code"], failing["message"])
             start_response(status, headers)
             return body
         if f5xx:

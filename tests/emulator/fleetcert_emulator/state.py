@@ -28,6 +28,9 @@ DEFAULT_CONFIG = {
     "fault_seed": None,
     "request_in_progress_calls": 0,
     "clock_offset_seconds": 0,
+    # [{"operation", "path_contains", "status", "code", "message"}]: requests
+    # that always fail with that error (a deterministic per-resource failure)
+    "fail_requests": [],
 }
 
 launch_config: dict = copy.deepcopy(DEFAULT_CONFIG)  # set by server.main from the CLI
