@@ -19,7 +19,6 @@
 //! (`plan`, `apply` or `planner`) runs one part.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,11 +26,9 @@ use std::time::{Duration, Instant};
 
 use fleetcert::cloud::pacing::AWS_DEFAULT_QUOTAS;
 use fleetcert::cloud::{DEFAULT_SHARE, default_rate};
-use fleetcert::live::{
-    LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing, PolicyVersion,
-};
-use fleetcert::plan::marker::{self, CertFacts};
+use fleetcert::live::LiveState;
 use fleetcert::plan::{PlanOptions, diff};
+use fleetcert::testkit::{DAY, LiveBuilder};
 
 // ---- peak memory: a counting allocator ------------------------------------
 
@@ -231,92 +228,15 @@ fn bench_apply(devices: usize) {
 
 // ---- 3. the pure planner ---------------------------------------------------
 
-fn sha(text: &str) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(text.as_bytes()))
-}
-
-/// A steady-state live state for `spec`: every device has its thing, one
-/// ACTIVE certificate with its policies, and its record.
-fn steady_live(spec: &fleetcert::spec::Spec, now: i64) -> LiveState {
-    let fleet = spec.fleet.as_str();
-    let mut live = LiveState {
-        ca: Some(LiveCa {
-            arn: "arn:aws:acm-pca:ap-northeast-1:100000000003:certificate-authority/bench".into(),
-            status: "ACTIVE".into(),
-            key_algorithm: "EC_prime256v1".into(),
-            signing_algorithm: "SHA256WITHECDSA".into(),
-            owner: Some(fleet.into()),
-            certificate_pem: Some(
-                "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
-            ),
-            not_after: Some(now + 3650 * 86400),
-        }),
-        iot_ca: Some(LiveIotCa {
-            certificate_id: sha("ca"),
-            status: "ACTIVE".into(),
-            mode: "SNI_ONLY".into(),
-            auto_registration: false,
-        }),
-        ..LiveState::default()
-    };
-    for (name, policy) in &spec.policies {
-        live.policies.insert(
-            name.clone(),
-            LivePolicy {
-                name: name.clone(),
-                arn: format!("arn:aws:iot:ap-northeast-1:100000000003:policy/{name}"),
-                owner: Some(fleet.into()),
-                default_version: "1".into(),
-                document: policy.canonical.clone(),
-                versions: vec![PolicyVersion {
-                    id: "1".into(),
-                    is_default: true,
-                }],
-            },
-        );
-    }
-    for device in spec.devices.values() {
-        let id = sha(&device.name);
-        let cert = LiveCertificate {
-            id: id.clone(),
-            arn: format!("arn:aws:iot:ap-northeast-1:100000000003:cert/{id}"),
-            status: "ACTIVE".into(),
-            serial: id[..32].to_string(),
-            subject_cn: Some(device.name.clone()),
-            not_before: now - 86400,
-            not_after: now + 300 * 86400,
-            created_at: now - 86400,
-            public_key_sha256: sha(&format!("key {}", device.name)),
-            things: BTreeSet::from([device.name.clone()]),
-            policies: device.policies.clone(),
-        };
-        live.markers.insert(
-            device.name.clone(),
-            marker::encode(fleet, &[CertFacts::of(&cert)]),
-        );
-        live.things.insert(
-            device.name.clone(),
-            LiveThing {
-                name: device.name.clone(),
-                thing_type: device.thing_type.clone(),
-                attributes: device.attributes.clone(),
-                owner: Some(fleet.into()),
-                version: 2,
-            },
-        );
-        live.certificates.insert(id, cert);
-    }
-    live
-}
-
 fn bench_planner(devices: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     write_fleet(dir.path(), "bench-planner", devices);
     let spec = fleetcert::spec::load(&dir.path().join("fleet.yaml"))
         .unwrap_or_else(|e| panic!("spec: {}", e.render(false)));
     let now = jiff::Timestamp::now().as_second();
-    let live = steady_live(&spec, now);
+    // Every device applied a day ago (testkit: thing, one ACTIVE
+    // certificate of the spec's 365d validity with its policies, its record).
+    let live = LiveBuilder::steady(&spec, now - DAY);
     let options = PlanOptions {
         now,
         ..PlanOptions::default()
@@ -326,7 +246,7 @@ fn bench_planner(devices: usize) {
     assert_eq!(steady.changes, 0, "steady state plans no change");
     // A plan that changes every device: each one's certificate expires.
     let expiring = PlanOptions {
-        now: now + 280 * 86400,
+        now: now + 340 * DAY,
         ..PlanOptions::default()
     };
     let rotating = time_plans(&spec, &live, &expiring, 5);

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-use crate::live::{LiveCertificate, LiveState};
+use crate::live::{CertStatus, CertificateMode, LiveCertificate, LiveState, RegistrationStatus};
 
 /// The spec text and the policy files it names (relative paths → contents).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +49,11 @@ fn flow_list(items: &BTreeSet<String>) -> String {
 /// The newest ACTIVE certificate of each thing, from the fleet CA's certificates.
 fn certificates_by_thing(live: &LiveState) -> BTreeMap<&str, Vec<&LiveCertificate>> {
     let mut by_thing: BTreeMap<&str, Vec<&LiveCertificate>> = BTreeMap::new();
-    for cert in live.certificates.values().filter(|c| c.status == "ACTIVE") {
+    for cert in live
+        .certificates
+        .values()
+        .filter(|c| c.status == CertStatus::Active)
+    {
         for thing in &cert.things {
             by_thing.entry(thing.as_str()).or_default().push(cert);
         }
@@ -84,12 +88,12 @@ pub fn render(fleet: &str, region: &str, ca_arn: &str, live: &LiveState) -> Impo
     let _ = writeln!(
         yaml,
         "  iot:\n    mode: {}\n    status: {}\n    auto_registration: {}\n",
-        if iot.is_some_and(|r| r.mode == "SNI_ONLY") {
+        if iot.is_some_and(|r| r.mode == CertificateMode::SniOnly) {
             "sni_only"
         } else {
             "default"
         },
-        if iot.is_some_and(|r| r.status == "INACTIVE") {
+        if iot.is_some_and(|r| r.status == RegistrationStatus::Inactive) {
             "inactive"
         } else {
             "active"

@@ -8,11 +8,13 @@ pub mod apply;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod dates;
 pub mod drift;
 pub mod exit;
 pub mod import;
 pub mod live;
 pub mod lock;
+pub mod marker;
 pub mod pki;
 pub mod plan;
 pub mod planfile;
@@ -20,6 +22,8 @@ pub mod printer;
 pub mod progress;
 pub mod render;
 pub mod spec;
+#[doc(hidden)]
+pub mod testkit;
 
 /// The whole program: parse the command line, run one command, map the
 /// outcome to an exit code. `main.rs` calls only this.

@@ -1,35 +1,31 @@
-//! What an apply shares while it runs: the fleet CA as it becomes known,
-//! the account's data endpoint (read once), and what one change has
-//! produced so far.
+//! What an apply shares while it runs: the fleet CA's values (from the plan,
+//! or produced by its CA phase), the account's data endpoint (read once),
+//! and what one change has produced so far.
 
-use std::path::PathBuf;
 use std::sync::Mutex;
 
 use tokio::sync::OnceCell;
 
-use super::ChangeReport;
-use crate::cloud::{Cloud, CloudError};
+use super::ApplyError;
+use crate::cloud::Cloud;
 use crate::pki::keys::DeviceKey;
-use crate::spec::Spec;
+use crate::plan::{CertRef, Plan};
 
-/// The fleet CA as apply needs it: known from the live state, or created
-/// and activated by the plan's CA phase.
+/// The fleet CA's values as they become known.
 #[derive(Debug, Clone, Default)]
-pub(super) struct CaState {
+pub(super) struct CaValues {
     pub(super) arn: Option<String>,
     pub(super) pem: Option<String>,
-    pub(super) signing_algorithm: String,
 }
 
 pub(super) struct Context<'a> {
     pub(super) cloud: &'a Cloud,
-    pub(super) spec: &'a Spec,
-    pub(super) ca: Mutex<CaState>,
+    pub(super) fleet: &'a str,
+    pub(super) ca: Mutex<CaValues>,
     pub(super) endpoint: OnceCell<String>,
-    pub(super) on_done: &'a (dyn Fn(&ChangeReport) + Sync),
 }
 
-/// What one change has produced so far.
+/// What one change has produced so far (the placeholders it fills).
 #[derive(Default)]
 pub(super) struct ChangeState {
     pub(super) key: Option<DeviceKey>,
@@ -37,60 +33,71 @@ pub(super) struct ChangeState {
     pub(super) registered: Option<(String, String)>,
 }
 
-pub(super) fn local_error(
-    operation: &'static str,
-    resource: &str,
-    code: &str,
-    message: impl Into<String>,
-) -> CloudError {
-    CloudError::new(operation, resource, code, message)
-}
-
-impl Context<'_> {
-    pub(super) fn ca_arn(&self) -> Result<String, CloudError> {
-        self.ca
-            .lock()
-            .expect("CA state")
-            .arn
-            .clone()
-            .ok_or_else(|| local_error("apply", "ca", "NoCa", "the fleet CA does not exist yet"))
-    }
-
-    pub(super) fn ca_pem(&self) -> Result<String, CloudError> {
-        self.ca
-            .lock()
-            .expect("CA state")
-            .pem
-            .clone()
-            .ok_or_else(|| {
-                local_error(
-                    "apply",
-                    "ca",
-                    "NoCaCertificate",
-                    "the fleet CA has no certificate yet",
-                )
-            })
-    }
-
-    pub(super) fn signing_algorithm(&self) -> &'static str {
-        match self.ca.lock().expect("CA state").signing_algorithm.as_str() {
-            "SHA384WITHECDSA" => "SHA384WITHECDSA",
-            "SHA512WITHECDSA" => "SHA512WITHECDSA",
-            "SHA256WITHRSA" => "SHA256WITHRSA",
-            "SHA384WITHRSA" => "SHA384WITHRSA",
-            "SHA512WITHRSA" => "SHA512WITHRSA",
-            _ => "SHA256WITHECDSA",
+impl<'a> Context<'a> {
+    pub(super) fn new(plan: &'a Plan, cloud: &'a Cloud) -> Self {
+        let ca = CaValues {
+            arn: plan.ca.arn.known().map(str::to_string),
+            pem: plan.ca.certificate.known().map(str::to_string),
+        };
+        Self {
+            cloud,
+            fleet: &plan.fleet,
+            ca: Mutex::new(ca),
+            endpoint: OnceCell::new(),
         }
     }
 
-    pub(super) fn output_dir(&self) -> PathBuf {
-        self.spec.output_dir.clone()
+    pub(super) fn ca_arn(&self) -> Result<String, ApplyError> {
+        let arn = self.ca.lock().expect("CA state").arn.clone();
+        arn.ok_or_else(|| ApplyError::invariant("ca", "NoCa", "the fleet CA does not exist yet"))
     }
 
-    pub(super) async fn endpoint(&self) -> Result<String, CloudError> {
-        self.endpoint
+    pub(super) fn ca_pem(&self) -> Result<String, ApplyError> {
+        let pem = self.ca.lock().expect("CA state").pem.clone();
+        pem.ok_or_else(|| {
+            ApplyError::invariant(
+                "ca",
+                "NoCaCertificate",
+                "the fleet CA has no certificate yet",
+            )
+        })
+    }
+
+    pub(super) async fn endpoint(&self) -> Result<String, ApplyError> {
+        Ok(self
+            .endpoint
             .get_or_try_init(|| self.cloud.data_endpoint())
             .await
-            .cloned()
+            .cloned()?)
+    }
+}
+
+impl ChangeState {
+    /// The certificate `cert` names: an existing one, or the one this change
+    /// registered (or loaded) earlier.
+    pub(super) fn resolve<'s>(
+        &'s self,
+        cert: &'s CertRef,
+    ) -> Result<(&'s str, &'s str), ApplyError> {
+        match cert {
+            CertRef::Existing { id, arn } => Ok((id, arn)),
+            CertRef::Issued => self
+                .registered
+                .as_ref()
+                .map(|(id, arn)| (id.as_str(), arn.as_str()))
+                .ok_or_else(|| {
+                    ApplyError::invariant(
+                        "certificate",
+                        "NotRegistered",
+                        "the new certificate is not registered yet",
+                    )
+                }),
+        }
+    }
+
+    pub(super) fn issued_pem(&self, resource: &str) -> Result<&str, ApplyError> {
+        self.issued_pem.as_deref().ok_or_else(|| {
+            ApplyError::invariant(resource, "NotIssued", "no certificate was issued")
+        })
     }
 }

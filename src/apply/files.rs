@@ -68,6 +68,9 @@ pub struct DeviceFiles<'a> {
     pub certificate_id: &'a str,
     pub ca_pem: &'a str,
     pub endpoint: &'a str,
+    /// fleetcert made the key: promote the pending key (if it is still
+    /// pending) and name private-key.pem in connection.json.
+    pub generated_key: bool,
 }
 
 fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -83,7 +86,6 @@ impl DeviceFiles<'_> {
         let dir = device_dir(self.output_dir, self.device);
         create_private_dir(&dir)?;
         let pending = pending_key_path(self.output_dir, self.device);
-        let has_key = pending.exists() || key_path(self.output_dir, self.device).exists();
         write_atomic(&dir.join("certificate.pem"), self.certificate_pem)?;
         write_atomic(&dir.join("chain.pem"), self.ca_pem)?;
         write_atomic(&dir.join("AmazonRootCA1.pem"), AMAZON_ROOT_CA_1)?;
@@ -95,13 +97,15 @@ impl DeviceFiles<'_> {
             certificate_id: self.certificate_id,
             certificate: "certificate.pem",
             chain: "chain.pem",
-            private_key: has_key.then_some("private-key.pem"),
+            private_key: self.generated_key.then_some("private-key.pem"),
             server_root_ca: "AmazonRootCA1.pem",
         };
         let mut json = serde_json::to_string_pretty(&connection).expect("connection serializes");
         json.push('\n');
         write_atomic(&dir.join("connection.json"), &json)?;
-        if pending.exists() {
+        // A re-run after a crash between the rename and the end of this
+        // operation finds the key already promoted.
+        if self.generated_key && pending.exists() {
             fs::rename(&pending, key_path(self.output_dir, self.device))?;
         }
         Ok(())

@@ -4,17 +4,22 @@
 //! was skipped. Every step is safe to repeat, so a re-run after any crash
 //! converges (idempotency tokens, "already exists"/"not found" answers taken
 //! as done, keys written before certificates are requested).
+//!
+//! The executor takes the plan, the AWS client and a progress sink, nothing
+//! else: every value comes from the plan's operations (plan/operation.rs).
 
 mod context;
+mod error;
 pub mod files;
-mod operation;
+mod ops;
 mod run;
 
+pub use error::ApplyError;
 pub use run::{ApplyOptions, NoProgress, Progress, execute, execute_with_progress};
 
 use serde::Serialize;
 
-use crate::plan::Action;
+use crate::plan::{Action, Address};
 
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +42,7 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangeReport {
-    pub address: String,
+    pub address: Address,
     pub action: Action,
     #[serde(flatten)]
     pub outcome: Outcome,

@@ -1,20 +1,17 @@
 //! The executor. It never re-plans, picks ids or reorders: it runs the
-//! operations it is given, resolving only "the certificate issued earlier in
-//! this change" and "the fleet's CA" to the values AWS returned.
+//! operations it is given, filling only the placeholders the plan names
+//! ("the certificate issued earlier in this change", "the CA this plan
+//! creates") with the values AWS returned.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use futures_util::{StreamExt, stream};
-use tokio::sync::OnceCell;
 
-use super::context::{CaState, ChangeState, Context};
-use super::operation::run_operation;
-use super::{ApplyReport, ChangeReport, Outcome};
-use crate::cloud::{Cloud, CloudError};
-use crate::live::LiveCa;
+use super::context::{ChangeState, Context};
+use super::ops::run_operation;
+use super::{ApplyError, ApplyReport, ChangeReport, Outcome};
+use crate::cloud::Cloud;
 use crate::plan::{Change, Phase, Plan};
-use crate::spec::Spec;
 
 /// Settings for one apply.
 #[derive(Debug, Clone)]
@@ -47,21 +44,27 @@ impl Progress for NoProgress {}
 
 /// A failure inside one change.
 struct Failure {
-    error: CloudError,
+    error: ApplyError,
     completed: usize,
 }
 
-/// Run `plan`. `live_ca` is the fleet CA as read when planning (None when
-/// the plan creates it). `on_done` is told about each finished change.
+const PHASES: [Phase; 6] = [
+    Phase::Ca,
+    Phase::CaRegistration,
+    Phase::Policies,
+    Phase::Devices,
+    Phase::Retire,
+    Phase::Cleanup,
+];
+
+/// Run `plan`. `on_done` is told about each finished change.
 pub async fn execute(
     plan: &Plan,
-    spec: &Spec,
     cloud: &Cloud,
-    live_ca: Option<&LiveCa>,
     options: &ApplyOptions,
     on_done: &(dyn Fn(&ChangeReport) + Sync),
 ) -> ApplyReport {
-    execute_with_progress(plan, spec, cloud, live_ca, options, on_done, &NoProgress).await
+    execute_with_progress(plan, cloud, options, on_done, &NoProgress).await
 }
 
 /// [`execute`], telling `progress` how it advances.
@@ -73,115 +76,39 @@ pub async fn execute(
 /// attaching, and the slowest operation's budget is used without gaps.
 pub async fn execute_with_progress(
     plan: &Plan,
-    spec: &Spec,
     cloud: &Cloud,
-    live_ca: Option<&LiveCa>,
     options: &ApplyOptions,
     on_done: &(dyn Fn(&ChangeReport) + Sync),
     progress: &dyn Progress,
 ) -> ApplyReport {
-    let ca = CaState {
-        arn: live_ca.map(|ca| ca.arn.clone()),
-        pem: live_ca.and_then(|ca| ca.certificate_pem.clone()),
-        signing_algorithm: live_ca
-            .map(|ca| ca.signing_algorithm.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| match &spec.ca {
-                crate::spec::CaSpec::Create {
-                    signing_algorithm, ..
-                } => signing_algorithm.aws_name().to_string(),
-                crate::spec::CaSpec::Adopt { .. } => "SHA256WITHECDSA".to_string(),
-            }),
-    };
-    let context = Context {
-        cloud,
-        spec,
-        ca: Mutex::new(ca),
-        endpoint: OnceCell::new(),
-        on_done,
-    };
+    let context = Context::new(plan, cloud);
     let mut reports: BTreeMap<usize, ChangeReport> = BTreeMap::new();
     // A failed CA or CA-registration change leaves nothing to build on.
     let mut blocked: Option<String> = None;
-    for phase in [
-        Phase::Ca,
-        Phase::CaRegistration,
-        Phase::Policies,
-        Phase::Devices,
-        Phase::Retire,
-        Phase::Cleanup,
-    ] {
-        // Group this phase's changes by device (None: one group per change).
-        let mut groups: BTreeMap<String, Vec<(usize, &Change)>> = BTreeMap::new();
-        for (index, change) in plan
-            .changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.phase == phase)
-        {
-            let key = change
-                .device
-                .clone()
-                .map(|d| format!("d:{d}"))
-                .unwrap_or_else(|| format!("c:{index:08}"));
-            groups.entry(key).or_default().push((index, change));
-        }
+    for phase in PHASES {
+        let groups = groups(plan, phase);
         if groups.is_empty() {
             continue;
         }
-        progress.phase_started(phase, groups.values().map(Vec::len).sum());
-        let blocked_now = blocked.clone();
-        let context = &context;
-        let results: Vec<Vec<(usize, ChangeReport)>> = stream::iter(groups.into_values())
-            .map(|group| {
-                let blocked_now = blocked_now.clone();
-                async move {
-                    let mut out = Vec::new();
-                    let mut failed: Option<String> = blocked_now;
-                    for (index, change) in group {
-                        let outcome = match &failed {
-                            Some(because) => Outcome::Skipped {
-                                because: because.clone(),
-                            },
-                            None => match run_change(context, change).await {
-                                Ok(()) => Outcome::Succeeded,
-                                Err(failure) => {
-                                    failed = Some(format!("{} failed", change.address));
-                                    Outcome::Failed {
-                                        operation: failure.error.operation.to_string(),
-                                        code: failure.error.code.clone(),
-                                        message: format!(
-                                            "{}: {}",
-                                            failure.error.resource, failure.error.message
-                                        ),
-                                        completed: failure.completed,
-                                    }
-                                }
-                            },
-                        };
-                        let report = ChangeReport {
-                            address: change.address.clone(),
-                            action: change.action,
-                            outcome,
-                        };
-                        (context.on_done)(&report);
-                        progress.change_finished(phase, &report);
-                        out.push((index, report));
-                    }
-                    out
-                }
-            })
-            .buffer_unordered(if matches!(phase, Phase::Ca | Phase::CaRegistration) {
-                1
-            } else {
-                options.concurrency.max(1)
-            })
+        progress.phase_started(phase, groups.iter().map(Vec::len).sum());
+        // The CA comes one change at a time; devices in parallel.
+        let concurrency = match phase {
+            Phase::Ca | Phase::CaRegistration => 1,
+            _ => options.concurrency.max(1),
+        };
+        let done = |report: &ChangeReport| {
+            on_done(report);
+            progress.change_finished(phase, report);
+        };
+        let results: Vec<Vec<(usize, ChangeReport)>> = stream::iter(groups)
+            .map(|group| run_group(&context, group, blocked.clone(), &done))
+            .buffer_unordered(concurrency)
             .collect()
             .await;
         progress.phase_finished(phase);
         for (index, report) in results.into_iter().flatten() {
             if matches!(phase, Phase::Ca | Phase::CaRegistration)
-                && !matches!(report.outcome, Outcome::Succeeded)
+                && report.outcome != Outcome::Succeeded
             {
                 blocked.get_or_insert_with(|| format!("{} did not succeed", report.address));
             }
@@ -191,6 +118,66 @@ pub async fn execute_with_progress(
     ApplyReport {
         changes: reports.into_values().collect(),
     }
+}
+
+/// Changes with their index in the plan.
+type Group<'p> = Vec<(usize, &'p Change)>;
+
+/// This phase's changes grouped by device (one group per change that
+/// belongs to no device), each with its index in the plan.
+fn groups(plan: &Plan, phase: Phase) -> Vec<Group<'_>> {
+    let mut by_device: BTreeMap<(Option<&str>, usize), Group<'_>> = BTreeMap::new();
+    for (index, change) in plan.changes.iter().enumerate() {
+        if change.phase != phase {
+            continue;
+        }
+        let key = match change.device.as_deref() {
+            Some(device) => (Some(device), 0),
+            None => (None, index),
+        };
+        by_device.entry(key).or_default().push((index, change));
+    }
+    by_device.into_values().collect()
+}
+
+/// One device's changes of a phase, in order; after a failure the rest are
+/// skipped.
+async fn run_group(
+    context: &Context<'_>,
+    group: Group<'_>,
+    blocked: Option<String>,
+    done: &(dyn Fn(&ChangeReport) + Sync),
+) -> Vec<(usize, ChangeReport)> {
+    let mut out = Vec::new();
+    let mut failed: Option<String> = blocked;
+    for (index, change) in group {
+        let outcome = match &failed {
+            Some(because) => Outcome::Skipped {
+                because: because.clone(),
+            },
+            None => match run_change(context, change).await {
+                Ok(()) => Outcome::Succeeded,
+                Err(failure) => {
+                    failed = Some(format!("{} failed", change.address));
+                    let (operation, code, message) = failure.error.parts();
+                    Outcome::Failed {
+                        operation,
+                        code,
+                        message,
+                        completed: failure.completed,
+                    }
+                }
+            },
+        };
+        let report = ChangeReport {
+            address: change.address.clone(),
+            action: change.action,
+            outcome,
+        };
+        done(&report);
+        out.push((index, report));
+    }
+    out
 }
 
 async fn run_change(context: &Context<'_>, change: &Change) -> Result<(), Failure> {

@@ -5,6 +5,7 @@
 //! goes through [`Cloud::call`] (see `pacing.rs`).
 
 mod lock;
+mod names;
 mod ops;
 pub mod pacing;
 mod read;

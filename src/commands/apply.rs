@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::apply::ApplyOptions;
+use crate::apply::{ApplyOptions, ApplyReport, ChangeReport};
 use crate::cli::ApplyArgs;
 use crate::cloud::Cloud;
 use crate::exit::ExitStatus;
@@ -62,23 +62,33 @@ async fn locked(
     }
 }
 
-/// Carry out `plan`; stop if the lock is lost. Returns whether all of it succeeded.
+/// Carry out `plan` after checking it against the live state; stop if the
+/// lock is lost (printing what was done until then). Returns whether all of
+/// it succeeded.
 async fn run(
     plan: &Plan,
-    spec: &Spec,
     cloud: &Cloud,
     live: &LiveState,
     args: &ApplyArgs,
     lease: &Lease,
     printer: &Printer,
 ) -> anyhow::Result<bool> {
+    if let Err(violations) = crate::plan::check::check(plan, live) {
+        let lines: Vec<String> = violations.iter().map(|v| format!("  - {v}")).collect();
+        bail!(
+            "refusing to apply: the plan breaks fleetcert's invariants; nothing was applied:\n{}",
+            lines.join("\n")
+        );
+    }
     // Progress bars (or periodic lines off a terminal); change lines go
     // through them so the bars are not torn.
     let progress = crate::progress::ApplyProgress::new(printer.is_quiet());
-    let on_done = |report: &crate::apply::ChangeReport| {
+    let done = std::sync::Mutex::new(Vec::new());
+    let on_done = |report: &ChangeReport| {
         if !printer.is_quiet() {
             progress.println(&render::text::change_done(report));
         }
+        done.lock().expect("reports").push(report.clone());
     };
     let options = ApplyOptions {
         concurrency: args.concurrency,
@@ -86,10 +96,12 @@ async fn run(
     // Losing the lock means another apply may be running: stop at once (apply
     // is safe to re-run after any interruption) rather than interleave.
     let report = tokio::select! {
-        report = crate::apply::execute_with_progress(
-            plan, spec, cloud, live.ca.as_ref(), &options, &on_done, &progress,
-        ) => report,
-        lost = lease.lost() => return Err(lost.into()),
+        report = crate::apply::execute_with_progress(plan, cloud, &options, &on_done, &progress) => report,
+        lost = lease.lost() => {
+            let partial = ApplyReport { changes: done.lock().expect("reports").clone() };
+            printer.out(&render::text::apply_report(&partial));
+            return Err(lost.into());
+        }
     };
     printer.out(&render::text::apply_report(&report));
     Ok(report.is_success())
@@ -148,7 +160,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
                 return Ok((ExitStatus::Failure, false));
             }
             Ok(finished(
-                run(&plan, &spec, &cloud, &live, args, lease, printer).await?,
+                run(&plan, &cloud, &live, args, lease, printer).await?,
             ))
         })
         .await
@@ -199,7 +211,7 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
             }
             check_guard(plan, args)?;
             Ok(finished(
-                run(plan, &spec, &cloud, &live, args, lease, printer).await?,
+                run(plan, &cloud, &live, args, lease, printer).await?,
             ))
         })
         .await

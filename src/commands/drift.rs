@@ -9,7 +9,7 @@ use crate::cli::{DriftArgs, Format};
 use crate::cloud::Refresh;
 use crate::drift::{self, Evidence};
 use crate::exit::ExitStatus;
-use crate::plan::{PlanOptions, diff};
+use crate::plan::{Address, PlanOptions, ReasonCode, diff};
 use crate::printer::Printer;
 use crate::render;
 
@@ -37,12 +37,10 @@ pub fn drift(args: &DriftArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         // document differs, and the spec digest the last full apply recorded.
         let mut policy_versions = BTreeMap::new();
         for change in &plan.changes {
-            if change.reason.code == "policy_document_changed" {
-                let name = change.address.trim_start_matches("policy.");
-                policy_versions.insert(
-                    name.to_string(),
-                    cloud.policy_version_documents(name).await?,
-                );
+            if let (ReasonCode::PolicyDocumentChanged, Address::Policy(name)) =
+                (change.reason.code, &change.address)
+            {
+                policy_versions.insert(name.clone(), cloud.policy_version_documents(name).await?);
             }
         }
         let lock = crate::lock::state(&cloud, &spec.fleet).await?;

@@ -27,8 +27,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::live::{LiveCertificate, LiveState};
-use crate::plan::{Change, Detail, Operation, Plan};
+use crate::dates::day as date;
+use crate::live::{CertStatus, LiveCertificate, LiveState};
+use crate::plan::{Address, Change, Detail, Plan, ReasonCode, short_id as short};
 use crate::spec::Spec;
 
 /// Which side moved.
@@ -60,7 +61,7 @@ pub struct DriftItem {
     /// snake_case, e.g. `certificate_deactivated`.
     pub code: String,
     /// The resource, as in plans (`device.sensor-001.certificate`).
-    pub address: String,
+    pub address: Address,
     /// A sentence for people.
     pub text: String,
     /// What `apply` would do about it (`["update"]`), empty if nothing.
@@ -103,33 +104,12 @@ pub struct Evidence {
     pub policy_versions: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
-}
-
-fn date(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_else(|_| unix.to_string())
-}
-
 /// The certificate ids a change acts on.
 fn change_cert_ids(change: &Change) -> BTreeSet<&str> {
     change
         .operations
         .iter()
-        .filter_map(|op| match op {
-            Operation::AttachThing { cert, .. }
-            | Operation::DetachThing { cert, .. }
-            | Operation::AttachPolicy { cert, .. }
-            | Operation::DetachPolicy { cert, .. }
-            | Operation::SetCertificateStatus { cert, .. }
-            | Operation::DeleteCertificate { cert } => match cert {
-                crate::plan::CertRef::Existing { id, .. } => Some(id.as_str()),
-                crate::plan::CertRef::Issued => None,
-            },
-            _ => None,
-        })
+        .filter_map(|op| op.existing_certificate())
         .collect()
 }
 
@@ -151,12 +131,12 @@ pub fn classify(
     // Certificates from the fleet CA that no spec device explains.
     let mut reported: BTreeSet<&str> = BTreeSet::new();
     for cert in live.certificates.values() {
-        if cert.status == "PENDING_ACTIVATION" {
+        if cert.status == CertStatus::PendingActivation {
             reported.insert(&cert.id);
             items.push(auto_registered(cert));
             continue;
         }
-        if cert.status == "REVOKED" {
+        if cert.status == CertStatus::Revoked {
             continue;
         }
         let cn = cert.subject_cn.as_deref();
@@ -177,7 +157,7 @@ pub fn classify(
             items.push(DriftItem {
                 kind: DriftKind::ChangedOutside,
                 code: "certificate_registered_outside".into(),
-                address: format!("certificate.{}", short(&cert.id)),
+                address: Address::foreign_certificate(&cert.id),
                 text: format!(
                     "certificate {} (CN {}, serial {}, {}) was issued by the fleet's CA and registered in IoT \
                      outside the spec",
@@ -224,7 +204,7 @@ fn auto_registered(cert: &LiveCertificate) -> DriftItem {
     DriftItem {
         kind: DriftKind::AutoRegistered,
         code: "certificate_auto_registered".into(),
-        address: format!("certificate.{}", short(&cert.id)),
+        address: Address::foreign_certificate(&cert.id),
         text: format!(
             "certificate {} (CN {}, serial {}) was registered by AWS IoT from the fleet's CA \
              (just-in-time registration) and is PENDING_ACTIVATION; fleetcert does not manage it: \
@@ -312,14 +292,15 @@ fn classify_change(
             )
         }
     };
-    match change.reason.code.as_str() {
-        "certificate_inactive" => item(
+    use ReasonCode as R;
+    match change.reason.code {
+        R::CertificateInactive => item(
             change,
             ChangedOutside,
             "certificate_deactivated",
             format!("{reason}: it was deactivated outside fleetcert"),
         ),
-        "thing_missing" if had_certificates || applied == Some(true) => item(
+        R::ThingMissing if had_certificates || applied == Some(true) => item(
             change,
             ChangedOutside,
             "thing_deleted",
@@ -327,13 +308,13 @@ fn classify_change(
                 "thing {device} was deleted outside fleetcert (its certificate is still registered)"
             ),
         ),
-        "thing_missing" => item(
+        R::ThingMissing => item(
             change,
             NotApplied,
             "device_not_applied",
             format!("device {device} is in the spec but was never applied: {reason}"),
         ),
-        "certificate_missing" if had_certificates => item(
+        R::CertificateMissing if had_certificates => item(
             change,
             ChangedOutside,
             "certificate_retired_outside",
@@ -341,20 +322,20 @@ fn classify_change(
                 "device {device}'s certificates were revoked or removed outside fleetcert: {reason}"
             ),
         ),
-        "certificate_missing" if applied == Some(true) => item(
+        R::CertificateMissing if applied == Some(true) => item(
             change,
             ChangedOutside,
             "certificate_removed_outside",
             format!("device {device} was applied but its certificate is gone: {reason}"),
         ),
-        "certificate_missing" => item(
+        R::CertificateMissing => item(
             change,
             NotApplied,
             "device_not_applied",
             format!("device {device} is in the spec but was never applied: {reason}"),
         ),
-        "policy_document_changed" => {
-            let name = change.address.trim_start_matches("policy.");
+        R::PolicyDocumentChanged => {
+            let name = policy_name(&change.address);
             let wanted = spec.policies.get(name).map(|p| p.canonical.as_str());
             let versions = evidence.policy_versions.get(name);
             let live_policy = live.policies.get(name);
@@ -384,12 +365,12 @@ fn classify_change(
                 ),
             }
         }
-        "policy_missing" => fallback(
+        R::PolicyMissing => fallback(
             "policy_deleted",
             "policy_not_applied",
-            &format!("policy {}", change.address.trim_start_matches("policy.")),
+            &format!("policy {}", policy_name(&change.address)),
         ),
-        "attachments_differ" => {
+        R::AttachmentsDiffer => {
             let phrases = attachment_phrases(change).join(", ");
             if applied == Some(true) {
                 item(
@@ -409,36 +390,58 @@ fn classify_change(
                 )
             }
         }
-        "thing_attributes_differ" => fallback(
+        R::ThingAttributesDiffer => fallback(
             "thing_edited",
             "thing_attributes_not_applied",
             &format!("thing {device}'s attributes or type"),
         ),
-        "certificate_expiring" => item(
+        R::CertificateExpiring => item(
             change,
             NotApplied,
             "renewal_due",
             format!("device {device}: renewal due: {reason}"),
         ),
-        "certificate_superseded" => item(
+        R::CertificateSuperseded => item(
             change,
             NotApplied,
             "retirement_due",
             format!("device {device}: {reason}"),
         ),
-        "device_removed" | "policy_removed" => item(
+        R::DeviceRemoved | R::PolicyRemoved => item(
             change,
             NotApplied,
             "removal_not_applied",
             format!("{}: {reason}", change.address),
         ),
-        "csr_changed" | "device_revoked" | "replace_requested" | "ca_missing" => item(
+        R::CsrChanged | R::DeviceRevoked | R::ReplaceRequested | R::CaMissing => item(
             change,
             NotApplied,
             "spec_change_not_applied",
             format!("{}: {reason}", change.address),
         ),
-        _ => fallback("changed_outside", "not_applied", &change.address),
+        // Evidence-free differences: AWS moved, or the spec did.
+        R::CaNotActivated
+        | R::CaAdopted
+        | R::CaNotRegistered
+        | R::CaRegistrationDiffers
+        | R::ThingTypeMissing
+        | R::PolicyAdopted
+        | R::ThingAdopted
+        | R::CertificateUnusable
+        | R::FilesNotWritten
+        | R::RecordOutdated => fallback(
+            "changed_outside",
+            "not_applied",
+            &change.address.to_string(),
+        ),
+    }
+}
+
+/// The policy a policy change is about.
+fn policy_name(address: &Address) -> &str {
+    match address {
+        Address::Policy(name) => name,
+        _ => "",
     }
 }
 
@@ -447,10 +450,10 @@ fn expiring(spec: &Spec, live: &LiveState, now: i64) -> Vec<String> {
     let mut warnings = Vec::new();
     for device in spec.devices.values() {
         for cert in live.certificates_of(&device.name) {
-            if cert.status != "ACTIVE" {
+            if cert.status != CertStatus::Active {
                 continue;
             }
-            let renew_at = cert.not_after - device.renew_before.as_secs() as i64;
+            let renew_at = device.renew_at(cert.not_after);
             if renew_at <= now {
                 let state = if cert.not_after <= now {
                     "expired"

@@ -10,8 +10,119 @@ use sha2::{Digest, Sha256};
 /// The tag key that marks a CA (and policies) as a fleet's.
 pub const OWNER_TAG: &str = "fleetcert:fleet";
 /// The one thing attribute fleetcert reserves: its value names the fleet,
-/// followed by the facts of the thing's certificates (plan/marker.rs).
+/// followed by the facts of the thing's certificates (marker.rs).
 pub const OWNER_ATTRIBUTE: &str = "fleetcert";
+
+/// The name AWS gives a status: its serde form (the enums below serialize
+/// exactly as AWS spells them, so plan files and fingerprints keep AWS's text).
+fn aws_text<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(text)) => text,
+        _ => String::new(),
+    }
+}
+
+macro_rules! aws_display {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&aws_text(self))
+            }
+        }
+    )*};
+}
+
+/// An IoT certificate's status (IoT API reference, CertificateDescription.status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CertStatus {
+    Active,
+    Inactive,
+    /// Terminal.
+    Revoked,
+    PendingTransfer,
+    /// Auto-registered (JITR/JITP), waiting for its workflow.
+    PendingActivation,
+    RegisterInactive,
+    /// A status this fleetcert does not know (AWS added one): left alone.
+    Unknown,
+}
+
+impl CertStatus {
+    /// ACTIVE or INACTIVE: a certificate fleetcert may still use or retire.
+    pub fn is_alive(self) -> bool {
+        matches!(self, Self::Active | Self::Inactive)
+    }
+
+    /// A status some other workflow owns (registration, transfer): fleetcert
+    /// reports such certificates and never retires them.
+    pub fn belongs_to_another_workflow(self) -> bool {
+        matches!(
+            self,
+            Self::PendingActivation
+                | Self::PendingTransfer
+                | Self::RegisterInactive
+                | Self::Unknown
+        )
+    }
+}
+
+/// An ACM PCA certificate authority's status (DescribeCertificateAuthority).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CaStatus {
+    Creating,
+    PendingCertificate,
+    Active,
+    Disabled,
+    Expired,
+    Failed,
+    Deleted,
+    Unknown,
+}
+
+impl CaStatus {
+    /// Whether the CA has a certificate to read.
+    pub fn has_certificate(self) -> bool {
+        matches!(self, Self::Active | Self::Disabled | Self::Expired)
+    }
+}
+
+/// The status of the CA's registration in IoT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RegistrationStatus {
+    Active,
+    Inactive,
+}
+
+/// How the CA is registered in IoT (RegisterCACertificate, certificateMode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CertificateMode {
+    Default,
+    SniOnly,
+}
+
+aws_display!(CertStatus, CaStatus, RegistrationStatus, CertificateMode);
+
+impl From<crate::spec::CaIotStatus> for RegistrationStatus {
+    fn from(status: crate::spec::CaIotStatus) -> Self {
+        match status {
+            crate::spec::CaIotStatus::Active => Self::Active,
+            crate::spec::CaIotStatus::Inactive => Self::Inactive,
+        }
+    }
+}
+
+impl From<crate::spec::IotMode> for CertificateMode {
+    fn from(mode: crate::spec::IotMode) -> Self {
+        match mode {
+            crate::spec::IotMode::Default => Self::Default,
+            crate::spec::IotMode::SniOnly => Self::SniOnly,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LiveState {
@@ -28,16 +139,19 @@ pub struct LiveState {
     /// Thing types that exist (of those the spec names).
     pub thing_types: BTreeSet<String>,
     /// The `fleetcert` attribute of each of the fleet's things, as read: the
-    /// certificate facts fleetcert recorded (plan/marker.rs).
+    /// certificate facts fleetcert recorded (marker.rs).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub markers: BTreeMap<String, String>,
+    /// Things whose record this fleetcert cannot read (another format
+    /// version, a damaged entry): their certificates were read in full.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub unreadable_records: BTreeSet<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveCa {
     pub arn: String,
-    /// ACM PCA status: CREATING, PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, DELETED.
-    pub status: String,
+    pub status: CaStatus,
     pub key_algorithm: String,
     pub signing_algorithm: String,
     /// The owner tag's value, if any.
@@ -50,10 +164,8 @@ pub struct LiveCa {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveIotCa {
     pub certificate_id: String,
-    /// ACTIVE or INACTIVE.
-    pub status: String,
-    /// DEFAULT or SNI_ONLY.
-    pub mode: String,
+    pub status: RegistrationStatus,
+    pub mode: CertificateMode,
     pub auto_registration: bool,
 }
 
@@ -90,8 +202,7 @@ pub struct LiveThing {
 pub struct LiveCertificate {
     pub id: String,
     pub arn: String,
-    /// ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER, PENDING_ACTIVATION, REGISTER_INACTIVE.
-    pub status: String,
+    pub status: CertStatus,
     pub serial: String,
     pub subject_cn: Option<String>,
     pub not_before: i64,

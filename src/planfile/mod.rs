@@ -36,7 +36,7 @@ pub const KIND: &str = "fleetcert-plan";
 /// The plan file format this build writes and reads. Bump it whenever the
 /// body changes incompatibly; an older fleetcert then refuses the file
 /// instead of misreading it.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
 /// The body of a plan file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -275,6 +275,10 @@ mod tests {
             plan: Plan {
                 fleet: "f".into(),
                 at: 1_700_000_000,
+                ca: crate::plan::PlanCa {
+                    arn: crate::plan::Slot::Produced,
+                    certificate: crate::plan::Slot::Produced,
+                },
                 changes: vec![],
                 warnings: vec![],
                 max_destructive_changes: 10,
@@ -312,7 +316,7 @@ mod tests {
     fn refuses_unknown_versions_and_edits() {
         let bytes = to_bytes(&sample());
         let text = String::from_utf8(bytes).unwrap();
-        let v2 = text.replacen("\"format_version\":1", "\"format_version\":2", 1);
+        let v2 = text.replacen("\"format_version\":2", "\"format_version\":3", 1);
         assert!(matches!(
             parse(Path::new("p"), v2.as_bytes()).unwrap_err(),
             PlanFileError::UnknownVersion { .. }

@@ -31,7 +31,7 @@ struct JsonPlan<'a> {
 
 #[derive(Serialize)]
 struct JsonChange<'a> {
-    address: &'a str,
+    address: &'a crate::plan::Address,
     device: Option<&'a str>,
     actions: &'static [&'static str],
     phase: crate::plan::Phase,
@@ -41,7 +41,7 @@ struct JsonChange<'a> {
     /// `null` when the resource will be gone.
     after: Option<BTreeMap<&'a str, &'a str>>,
     /// The AWS (or local) operations, in order, by name.
-    operations: Vec<String>,
+    operations: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -103,13 +103,6 @@ fn sides(change: &Change) -> (BTreeMap<&str, &str>, BTreeMap<&str, &str>) {
     (before, after)
 }
 
-fn operation_name(op: &crate::plan::Operation) -> String {
-    serde_json::to_value(op)
-        .ok()
-        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn change(change: &Change) -> JsonChange<'_> {
     let (before, after) = sides(change);
     let gone = matches!(change.action, Action::Delete);
@@ -121,7 +114,7 @@ fn change(change: &Change) -> JsonChange<'_> {
         reason: &change.reason,
         before: (change.action != Action::Create).then_some(before),
         after: (!gone).then_some(after),
-        operations: change.operations.iter().map(operation_name).collect(),
+        operations: change.operations.iter().map(|op| op.name()).collect(),
     }
 }
 
@@ -179,7 +172,7 @@ struct JsonDrift<'a> {
 struct JsonDriftItem<'a> {
     kind: crate::drift::DriftKind,
     code: &'a str,
-    address: &'a str,
+    address: &'a crate::plan::Address,
     text: &'a str,
     apply_would: &'a [String],
     details: &'a [Detail],

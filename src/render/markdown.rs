@@ -117,7 +117,7 @@ fn change_section(out: &mut String, change: &Change) {
 fn group_key(change: &Change) -> String {
     match &change.device {
         Some(device) => format!("device.{device}"),
-        None => change.address.clone(),
+        None => change.address.to_string(),
     }
 }
 
@@ -256,7 +256,7 @@ pub fn drift(report: &DriftReport) -> String {
     for item in &report.items {
         let mut text = format!(
             "\n<details><summary><code>{}</code>: {} (<code>{}</code>)</summary>\n\n{}\n",
-            escape_html(&item.address),
+            escape_html(&item.address.to_string()),
             item.kind.title(),
             item.code,
             cell(&item.text)

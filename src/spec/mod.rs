@@ -165,6 +165,14 @@ pub struct DeviceSpec {
     pub adopt: bool,
 }
 
+impl DeviceSpec {
+    /// When a certificate that expires at `not_after` is due for renewal
+    /// (unix seconds): `renew_before` ahead of its expiry.
+    pub fn renew_at(&self, not_after: i64) -> i64 {
+        not_after - self.renew_before.as_secs() as i64
+    }
+}
+
 /// Where a device's key comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceKey {

@@ -37,7 +37,10 @@ async fn a_saved_plan_applies_when_nothing_moved_and_converges() {
     ]));
     assert_eq!(planned.code, 2, "{}{}", planned.stdout, planned.stderr);
     let saved = std::fs::read_to_string(fleet.path().join("fleet.plan")).unwrap();
-    assert!(saved.starts_with("{\"kind\":\"fleetcert-plan\",\"format_version\":1,"));
+    assert!(saved.starts_with(&format!(
+        "{{\"kind\":\"fleetcert-plan\",\"format_version\":{},",
+        fleetcert::planfile::FORMAT_VERSION
+    )));
     assert!(!saved.contains("PRIVATE KEY"), "a plan file holds no key");
     // Nothing was created by planning.
     assert!(things(&thing_names(&account).await, "sensor-").is_empty());
@@ -202,7 +205,14 @@ fn files_that_are_not_plans_are_refused_clearly() {
     fleet.write("half", &good[..good.len() / 2]);
     fleet.write(
         "v99",
-        &good.replacen("\"format_version\":1,", "\"format_version\":99,", 1),
+        &good.replacen(
+            &format!(
+                "\"format_version\":{},",
+                fleetcert::planfile::FORMAT_VERSION
+            ),
+            "\"format_version\":99,",
+            1,
+        ),
     );
     fleet.write("edited", &good.replacen("factory-a", "factory-b", 1));
     for (file, message) in [

@@ -2,7 +2,9 @@
 //! schema/plan.schema.json checked against real output, and the Markdown
 //! comment's GitHub size limit.
 
-use fleetcert::plan::{Action, Change, Detail, Operation, Phase, Plan, Reason};
+use fleetcert::plan::{
+    Action, Change, Detail, Operation, Phase, Plan, PlanCa, Reason, ReasonCode, Slot,
+};
 use fleetcert::render::{json, markdown};
 use serde_json::Value;
 
@@ -36,14 +38,18 @@ fn sample_plan() -> Plan {
     Plan {
         fleet: "factory-a".into(),
         at: 1_800_000_000,
+        ca: PlanCa {
+            arn: Slot::Produced,
+            certificate: Slot::Produced,
+        },
         changes: vec![
             Change {
-                address: "policy.telemetry".into(),
+                address: "policy.telemetry".parse().unwrap(),
                 device: None,
                 action: Action::Update,
                 phase: Phase::Policies,
                 reason: Reason::new(
-                    "policy_document_changed",
+                    ReasonCode::PolicyDocumentChanged,
                     "the document of policy telemetry (default version 2) differs from the spec",
                 ),
                 details: vec![Detail::PolicyDocument {
@@ -56,12 +62,12 @@ fn sample_plan() -> Plan {
                 }],
             },
             Change {
-                address: "device.sensor-001.thing".into(),
+                address: "device.sensor-001.thing".parse().unwrap(),
                 device: Some("sensor-001".into()),
                 action: Action::Update,
                 phase: Phase::Devices,
                 reason: Reason::new(
-                    "thing_attributes_differ",
+                    ReasonCode::ThingAttributesDiffer,
                     "thing sensor-001's attributes or type differ from the spec",
                 ),
                 details: vec![
@@ -76,12 +82,12 @@ fn sample_plan() -> Plan {
                 }],
             },
             Change {
-                address: "device.gateway-01.certificate".into(),
+                address: "device.gateway-01.certificate".parse().unwrap(),
                 device: Some("gateway-01".into()),
                 action: Action::CreateThenRetire,
                 phase: Phase::Devices,
                 reason: Reason::new(
-                    "certificate_expiring",
+                    ReasonCode::CertificateExpiring,
                     "certificate 0123456789 expires 2027-01-03 00:00 UTC, within renew_before 14d",
                 ),
                 details: vec![
@@ -93,12 +99,12 @@ fn sample_plan() -> Plan {
                 }],
             },
             Change {
-                address: "device.old-7.thing".into(),
+                address: "device.old-7.thing".parse().unwrap(),
                 device: Some("old-7".into()),
                 action: Action::Delete,
                 phase: Phase::Cleanup,
                 reason: Reason::new(
-                    "device_removed",
+                    ReasonCode::DeviceRemoved,
                     "device old-7 is no longer in the spec (lifecycle.delete_things: true)",
                 ),
                 details: vec![],
@@ -147,21 +153,24 @@ fn big_plan(devices: usize) -> Plan {
     for n in 0..devices {
         let device = format!("sensor-{n:05}");
         changes.push(Change {
-            address: format!("device.{device}.thing"),
-            device: Some(device.clone()),
-            action: Action::Create,
-            phase: Phase::Devices,
-            reason: Reason::new("thing_missing", format!("thing {device} does not exist")),
-            details: vec![field("attributes.line", None, Some("A"))],
-            operations: vec![],
-        });
-        changes.push(Change {
-            address: format!("device.{device}.certificate"),
+            address: format!("device.{device}.thing").parse().unwrap(),
             device: Some(device.clone()),
             action: Action::Create,
             phase: Phase::Devices,
             reason: Reason::new(
-                "certificate_missing",
+                ReasonCode::ThingMissing,
+                format!("thing {device} does not exist"),
+            ),
+            details: vec![field("attributes.line", None, Some("A"))],
+            operations: vec![],
+        });
+        changes.push(Change {
+            address: format!("device.{device}.certificate").parse().unwrap(),
+            device: Some(device.clone()),
+            action: Action::Create,
+            phase: Phase::Devices,
+            reason: Reason::new(
+                ReasonCode::CertificateMissing,
                 format!("device {device} has no active certificate"),
             ),
             details: vec![field("validity", None, Some("365d"))],
@@ -171,6 +180,10 @@ fn big_plan(devices: usize) -> Plan {
     Plan {
         fleet: "large".into(),
         at: 1_800_000_000,
+        ca: PlanCa {
+            arn: Slot::Produced,
+            certificate: Slot::Produced,
+        },
         changes,
         warnings: vec![],
         max_destructive_changes: 10,

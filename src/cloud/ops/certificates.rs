@@ -3,8 +3,9 @@
 
 use aws_sdk_iot::types as iot;
 
-use super::{Registration, parse_enum};
+use super::Registration;
 use crate::cloud::{Cloud, CloudError, failed};
+use crate::live::CertStatus;
 
 impl Cloud {
     /// RegisterCertificate with the CA's PEM, ACTIVE. A certificate already
@@ -71,13 +72,13 @@ impl Cloud {
     pub async fn set_certificate_status(
         &self,
         id: &str,
-        status: &'static str,
+        status: CertStatus,
     ) -> Result<(), CloudError> {
         let request = self
             .iot
             .update_certificate()
             .certificate_id(id)
-            .new_status(parse_enum::<iot::CertificateStatus>(status));
+            .new_status(crate::cloud::names::to_iot_status(status));
         match self
             .call("iot:UpdateCertificate", || request.clone().send())
             .await
@@ -89,7 +90,7 @@ impl Cloud {
             Err(e)
                 if e.retried()
                     && e.code() == Some("CertificateStateException")
-                    && self.certificate_status(id).await.as_deref() == Some(status) =>
+                    && self.certificate_status(id).await == Some(status) =>
             {
                 Ok(())
             }
@@ -125,7 +126,7 @@ impl Cloud {
     }
 
     /// A certificate's status now, if it can be read.
-    async fn certificate_status(&self, id: &str) -> Option<String> {
+    async fn certificate_status(&self, id: &str) -> Option<CertStatus> {
         let request = self.iot.describe_certificate().certificate_id(id);
         let described = self
             .call("iot:DescribeCertificate", || request.clone().send())
@@ -134,6 +135,6 @@ impl Cloud {
         described
             .certificate_description()
             .and_then(|d| d.status())
-            .map(|s| s.as_str().to_string())
+            .map(crate::cloud::names::cert_status)
     }
 }

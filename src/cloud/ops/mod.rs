@@ -25,10 +25,6 @@ pub struct Registration {
     pub arn: String,
 }
 
-fn parse_enum<T: From<&'static str>>(value: &'static str) -> T {
-    T::from(value)
-}
-
 impl Cloud {
     /// One call ([`Cloud::call`]) whose failure with AWS error code `done`
     /// means its effect is already there (e.g. ResourceNotFoundException on

@@ -7,9 +7,13 @@ use std::time::Duration;
 use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types as pca;
 
-use super::{IssuedCertificate, parse_enum};
+use super::IssuedCertificate;
+use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
+use crate::live::CaStatus;
 use crate::live::OWNER_TAG;
+use crate::plan::Template;
+use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm};
 
 /// `GetCertificate` and `GetCertificateAuthorityCsr` answer
 /// `RequestInProgressException` until PCA has finished ("Wait, then retry":
@@ -24,8 +28,8 @@ impl Cloud {
         &self,
         fleet: &str,
         subject: &BTreeMap<String, String>,
-        key_algorithm: &'static str,
-        signing_algorithm: &'static str,
+        key_algorithm: KeyAlgorithm,
+        signing_algorithm: SigningAlgorithm,
         idempotency_token: &str,
     ) -> Result<String, CloudError> {
         let mut asn1 = pca::Asn1Subject::builder();
@@ -49,8 +53,8 @@ impl Cloud {
             )
         };
         let config = pca::CertificateAuthorityConfiguration::builder()
-            .key_algorithm(parse_enum::<pca::KeyAlgorithm>(key_algorithm))
-            .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
+            .key_algorithm(names::key_algorithm(key_algorithm))
+            .signing_algorithm(names::signing_algorithm(signing_algorithm))
             .subject(asn1.build())
             .build()
             .map_err(build_error)?;
@@ -153,21 +157,22 @@ impl Cloud {
         ))
     }
 
-    /// IssueCertificate. `validity` is PCA's (type, value), e.g. ("DAYS", 365).
+    /// IssueCertificate with `template`.
     #[allow(clippy::too_many_arguments)]
     pub async fn issue_certificate(
         &self,
         ca_arn: &str,
         csr_pem: &str,
-        template_arn: &str,
-        signing_algorithm: &'static str,
-        validity: (&'static str, i64),
+        template: Template,
+        signing_algorithm: SigningAlgorithm,
+        validity: CertValidity,
         idempotency_token: &str,
         about: &str,
     ) -> Result<String, CloudError> {
+        let (validity_type, validity_value) = names::validity(validity);
         let validity = pca::Validity::builder()
-            .r#type(parse_enum::<pca::ValidityPeriodType>(validity.0))
-            .value(validity.1)
+            .r#type(validity_type)
+            .value(validity_value)
             .build()
             .map_err(|e| {
                 CloudError::new(
@@ -182,8 +187,8 @@ impl Cloud {
             .issue_certificate()
             .certificate_authority_arn(ca_arn)
             .csr(Blob::new(csr_pem.as_bytes().to_vec()))
-            .template_arn(template_arn)
-            .signing_algorithm(parse_enum::<pca::SigningAlgorithm>(signing_algorithm))
+            .template_arn(names::template_arn(template))
+            .signing_algorithm(names::signing_algorithm(signing_algorithm))
             .validity(validity)
             .idempotency_token(idempotency_token);
         // The idempotency token makes a retry (after a 5xx or a dropped
@@ -266,14 +271,14 @@ impl Cloud {
         &self,
         ca_arn: &str,
         serial: &str,
-        reason: &'static str,
+        reason: RevocationReason,
     ) -> Result<(), CloudError> {
         let request = self
             .pca
             .revoke_certificate()
             .certificate_authority_arn(ca_arn)
             .certificate_serial(serial)
-            .revocation_reason(parse_enum::<pca::RevocationReason>(reason));
+            .revocation_reason(names::revocation_reason(reason));
         self.call_done_if(
             "acm-pca:RevokeCertificate",
             serial,
@@ -284,12 +289,12 @@ impl Cloud {
     }
 
     /// The CA's status right now (to wait for CREATING to end).
-    pub async fn ca_status(&self, arn: &str) -> Result<String, CloudError> {
+    pub async fn ca_status(&self, arn: &str) -> Result<CaStatus, CloudError> {
         let described = self.describe_certificate_authority(arn).await?;
         Ok(described
             .certificate_authority()
             .and_then(|ca| ca.status())
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default())
+            .map(crate::cloud::names::ca_status)
+            .unwrap_or(CaStatus::Unknown))
     }
 }

@@ -1,8 +1,9 @@
 //! Reading the fleet's CA in ACM PCA and its registration in AWS IoT.
 
 use super::CaLookup;
+use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
-use crate::live::{LiveCa, LiveIotCa, OWNER_TAG};
+use crate::live::{CaStatus, CertificateMode, LiveCa, LiveIotCa, OWNER_TAG, RegistrationStatus};
 use crate::pki::cert;
 
 impl Cloud {
@@ -29,8 +30,8 @@ impl Cloud {
                         .await
                         .map_err(|e| failed("acm-pca:ListCertificateAuthorities", "", e))?;
                     for ca in page.certificate_authorities() {
-                        let status = ca.status().map(|s| s.as_str()).unwrap_or("");
-                        if status == "DELETED" || status == "FAILED" {
+                        let status = ca.status().map(names::ca_status);
+                        if matches!(status, Some(CaStatus::Deleted | CaStatus::Failed)) {
                             continue;
                         }
                         let Some(arn) = ca.arn() else { continue };
@@ -111,10 +112,7 @@ impl Cloud {
                 "no CA in the answer",
             )
         })?;
-        let status = ca
-            .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
+        let status = ca.status().map_or(CaStatus::Unknown, names::ca_status);
         let config = ca.certificate_authority_configuration();
         let key_algorithm = config
             .map(|c| c.key_algorithm().as_str().to_string())
@@ -122,7 +120,7 @@ impl Cloud {
         let signing_algorithm = config
             .map(|c| c.signing_algorithm().as_str().to_string())
             .unwrap_or_default();
-        let certificate_pem = if matches!(status.as_str(), "ACTIVE" | "DISABLED" | "EXPIRED") {
+        let certificate_pem = if status.has_certificate() {
             let request = self
                 .pca
                 .get_certificate_authority_certificate()
@@ -187,14 +185,14 @@ impl Cloud {
                         certificate_id: id.to_string(),
                         status: desc
                             .status()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_default(),
+                            .map_or(RegistrationStatus::Inactive, names::registration_status),
                         mode: desc
                             .certificate_mode()
-                            .map(|m| m.as_str().to_string())
-                            .unwrap_or("DEFAULT".into()),
-                        auto_registration: desc.auto_registration_status().map(|s| s.as_str())
-                            == Some("ENABLE"),
+                            .map_or(CertificateMode::Default, names::certificate_mode),
+                        auto_registration: matches!(
+                            desc.auto_registration_status(),
+                            Some(aws_sdk_iot::types::AutoRegistrationStatus::Enable)
+                        ),
                     }));
                 }
             }

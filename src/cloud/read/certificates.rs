@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::{READ_CONCURRENCY, Refresh};
+use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
-use crate::live::LiveCertificate;
+use crate::live::{CertStatus, LiveCertificate};
+use crate::marker::{ListedCertificate as Listed, Merged, merge};
 use crate::pki::cert;
-use crate::plan::marker::{self, CertFacts};
 
 impl Cloud {
     /// Every certificate IoT knows from the CA: (id, ARN, status, created).
@@ -36,7 +37,7 @@ impl Cloud {
                     listed.push(Listed {
                         id: id.to_string(),
                         arn: arn.to_string(),
-                        status: c.status().map(|s| s.as_str().to_string()),
+                        status: c.status().map(names::cert_status),
                         created_at: c.creation_date().map(|d| d.secs()).unwrap_or(0),
                     });
                 }
@@ -49,24 +50,32 @@ impl Cloud {
     }
 
     /// The listed certificates, from the recorded facts where the read mode
-    /// allows it (see [`Refresh`]), else one by one.
+    /// allows it (see [`Refresh`]), else one by one; and the things whose
+    /// record could not be read.
     pub(super) async fn read_certificates(
         &self,
         listed: Vec<Listed>,
         markers: &BTreeMap<String, String>,
-    ) -> Result<BTreeMap<String, LiveCertificate>, CloudError> {
-        let (known, unknown) = match self.refresh {
-            Refresh::Full => (BTreeMap::new(), listed),
-            Refresh::Recorded => from_records(listed, markers),
+    ) -> Result<(BTreeMap<String, LiveCertificate>, BTreeSet<String>), CloudError> {
+        let Merged {
+            known,
+            unrecorded,
+            unreadable,
+        } = match self.refresh {
+            Refresh::Full => Merged {
+                unrecorded: listed,
+                ..Merged::default()
+            },
+            Refresh::Recorded => merge(listed, markers),
         };
-        let certs: Vec<LiveCertificate> = stream::iter(unknown)
+        let certs: Vec<LiveCertificate> = stream::iter(unrecorded)
             .map(|c| self.read_certificate(c.id, c.arn, c.created_at))
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
         let mut all = known;
         all.extend(certs.into_iter().map(|c| (c.id.clone(), c)));
-        Ok(all)
+        Ok((all, unreadable))
     }
 
     async fn read_certificate(
@@ -99,8 +108,7 @@ impl Cloud {
         })?;
         let status = desc
             .status()
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_default();
+            .map_or(CertStatus::Unknown, names::cert_status);
         let (things, policies) =
             futures_util::try_join!(self.principal_things(&arn), self.principal_policies(&arn))?;
         Ok(LiveCertificate {
@@ -164,132 +172,5 @@ impl Cloud {
                 return Ok(policies);
             }
         }
-    }
-}
-
-/// One entry of ListCertificatesByCA.
-#[derive(Debug, Clone)]
-pub(super) struct Listed {
-    id: String,
-    arn: String,
-    status: Option<String>,
-    created_at: i64,
-}
-
-/// Split the listed certificates into those the things' records describe
-/// (built here, no call) and those to read one by one. A certificate is
-/// taken from the records only when every record that names it agrees.
-fn from_records(
-    listed: Vec<Listed>,
-    markers: &BTreeMap<String, String>,
-) -> (BTreeMap<String, LiveCertificate>, Vec<Listed>) {
-    // certificate id -> (facts, things whose record names it); None when two
-    // records disagree about the certificate.
-    let mut recorded: BTreeMap<String, Option<(CertFacts, BTreeSet<String>)>> = BTreeMap::new();
-    for (thing, value) in markers {
-        for facts in marker::decode(value).certificates {
-            match recorded.get_mut(&facts.id) {
-                None => {
-                    let id = facts.id.clone();
-                    recorded.insert(id, Some((facts, BTreeSet::from([thing.clone()]))));
-                }
-                Some(Some((known, things))) if *known == facts => {
-                    things.insert(thing.clone());
-                }
-                Some(entry) => *entry = None,
-            }
-        }
-    }
-    let mut known = BTreeMap::new();
-    let mut unknown = Vec::new();
-    for cert in listed {
-        let status = cert.status.clone().unwrap_or_default();
-        match recorded.get(&cert.id) {
-            // A record names the certificate and the list gives its status:
-            // its content never changes (the id is the SHA-256 of its DER).
-            Some(Some((facts, things))) if !status.is_empty() && things.len() == 1 => {
-                let subject_cn = things.iter().next().cloned();
-                known.insert(
-                    cert.id.clone(),
-                    LiveCertificate {
-                        id: cert.id,
-                        arn: cert.arn,
-                        status,
-                        serial: facts.serial.clone(),
-                        subject_cn,
-                        not_before: facts.not_before,
-                        not_after: facts.not_after,
-                        created_at: cert.created_at,
-                        public_key_sha256: facts.public_key_sha256.clone(),
-                        things: things.clone(),
-                        policies: facts.policies.clone(),
-                    },
-                );
-            }
-            // REVOKED is terminal, and fleetcert detaches a certificate
-            // before revoking it: nothing left to plan for it.
-            _ if status == "REVOKED" => {}
-            _ => unknown.push(cert),
-        }
-    }
-    (known, unknown)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn listed(id: char, status: &str) -> Listed {
-        Listed {
-            id: id.to_string().repeat(64),
-            arn: format!("arn:cert/{id}"),
-            status: Some(status.to_string()),
-            created_at: 5,
-        }
-    }
-
-    fn facts(id: char) -> CertFacts {
-        CertFacts {
-            id: id.to_string().repeat(64),
-            serial: "ab".into(),
-            not_before: 1,
-            not_after: 2,
-            public_key_sha256: "c".repeat(64),
-            policies: BTreeSet::from(["telemetry".to_string()]),
-        }
-    }
-
-    #[test]
-    fn recorded_certificates_need_no_call_and_others_are_read_one_by_one() {
-        let mut markers = BTreeMap::new();
-        markers.insert("dev-1".to_string(), marker::encode("f", &[facts('a')]));
-        markers.insert("dev-2".to_string(), "f".to_string());
-        let (known, unknown) = from_records(
-            vec![
-                listed('a', "ACTIVE"),
-                listed('b', "ACTIVE"),
-                listed('d', "REVOKED"),
-            ],
-            &markers,
-        );
-        let a = &known[&"a".repeat(64)];
-        assert_eq!(a.subject_cn.as_deref(), Some("dev-1"));
-        assert_eq!(a.status, "ACTIVE");
-        assert_eq!(a.things, BTreeSet::from(["dev-1".to_string()]));
-        assert_eq!(a.policies, BTreeSet::from(["telemetry".to_string()]));
-        assert_eq!(unknown.len(), 1);
-        assert_eq!(unknown[0].id, "b".repeat(64));
-    }
-
-    #[test]
-    fn records_that_disagree_are_not_trusted() {
-        let mut other = facts('a');
-        other.policies.clear();
-        let mut markers = BTreeMap::new();
-        markers.insert("dev-1".to_string(), marker::encode("f", &[facts('a')]));
-        markers.insert("dev-2".to_string(), marker::encode("f", &[other]));
-        let (known, unknown) = from_records(vec![listed('a', "ACTIVE")], &markers);
-        assert!(known.is_empty());
-        assert_eq!(unknown.len(), 1);
     }
 }

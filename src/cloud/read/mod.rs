@@ -20,7 +20,7 @@ const READ_CONCURRENCY: usize = 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Refresh {
     /// From the lists (ListThings, ListCertificatesByCA) and the facts
-    /// fleetcert recorded on each thing (plan/marker.rs): certificate
+    /// fleetcert recorded on each thing (marker.rs): certificate
     /// contents are immutable per id, statuses come from the list, and the
     /// attachments are trusted to be what fleetcert left. Certificates without
     /// a recorded fact are read one by one; REVOKED ones without a fact are
@@ -67,7 +67,7 @@ impl Cloud {
                 }
             })?;
         let (things, markers) = things;
-        let certificates = self.read_certificates(listed, &markers).await?;
+        let (certificates, unreadable_records) = self.read_certificates(listed, &markers).await?;
         let thing_types = self.read_thing_types(wanted_thing_types).await?;
         Ok(LiveState {
             ca,
@@ -77,6 +77,7 @@ impl Cloud {
             certificates,
             thing_types,
             markers,
+            unreadable_records,
         })
     }
 }

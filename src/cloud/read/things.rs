@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::{LiveThing, OWNER_ATTRIBUTE};
-use crate::plan::marker;
+use crate::marker;
 
 impl Cloud {
     /// The fleet's things (and the unowned ones the spec names), with the

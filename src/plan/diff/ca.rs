@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 
 use super::{PlanError, Planner, field};
-use crate::plan::{Action, Change, Operation, Phase, Reason, token};
-use crate::spec::CaSpec;
+use crate::live::{CaStatus, CertificateMode, RegistrationStatus};
+use crate::plan::{
+    Action, Address, Change, IdempotencyToken, Operation, Phase, Reason, ReasonCode, Template,
+    Verification, derive_token,
+};
+use crate::spec::{CaSpec, CertValidity, KeyAlgorithm};
 
 impl Planner<'_> {
     pub(super) fn plan_ca(&mut self) {
@@ -35,14 +39,15 @@ impl Planner<'_> {
                     }
                 }
                 let token =
-                    token::derive(&["ca", &fleet, &subject.common_name, key_algorithm.aws_name()]);
+                    derive_token(&["ca", &fleet, &subject.common_name, key_algorithm.aws_name()]);
+                let root_token = derive_token(&["root-ca-certificate", &token]);
                 self.push(Change {
-                    address: "ca".into(),
+                    address: Address::Ca,
                     device: None,
                     action: Action::Create,
                     phase: Phase::Ca,
                     reason: Reason::new(
-                        "ca_missing",
+                        ReasonCode::CaMissing,
                         format!("no private CA tagged fleetcert:fleet={fleet} exists"),
                     ),
                     details: vec![
@@ -58,14 +63,15 @@ impl Planner<'_> {
                     operations: vec![
                         Operation::CreateCa {
                             subject: fields,
-                            key_algorithm: key_algorithm.aws_name().into(),
-                            signing_algorithm: signing_algorithm.aws_name().into(),
+                            key_algorithm: *key_algorithm,
+                            signing_algorithm: *signing_algorithm,
                             idempotency_token: token,
                         },
                         Operation::ActivateRootCa {
-                            validity_type: validity.aws_type().into(),
-                            validity_value: validity.value(),
-                            signing_algorithm: signing_algorithm.aws_name().into(),
+                            validity: *validity,
+                            signing_algorithm: *signing_algorithm,
+                            template: Template::RootCa,
+                            idempotency_token: root_token,
                         },
                     ],
                 });
@@ -91,15 +97,15 @@ impl Planner<'_> {
                     });
                     return;
                 }
-                match ca.status.as_str() {
-                    "ACTIVE" => {}
-                    "CREATING" | "PENDING_CERTIFICATE" => self.push(Change {
-                        address: "ca".into(),
+                match ca.status {
+                    CaStatus::Active => {}
+                    CaStatus::Creating | CaStatus::PendingCertificate => self.push(Change {
+                        address: Address::Ca,
                         device: None,
                         action: Action::Update,
                         phase: Phase::Ca,
                         reason: Reason::new(
-                            "ca_not_activated",
+                            ReasonCode::CaNotActivated,
                             format!(
                                 "CA {} was created but never activated (status {})",
                                 ca.arn, ca.status
@@ -107,13 +113,14 @@ impl Planner<'_> {
                         ),
                         details: vec![field(
                             "status",
-                            Some(ca.status.clone()),
-                            Some("ACTIVE".into()),
+                            Some(ca.status.to_string()),
+                            Some(CaStatus::Active.to_string()),
                         )],
                         operations: vec![Operation::ActivateRootCa {
-                            validity_type: validity.aws_type().into(),
-                            validity_value: validity.value(),
-                            signing_algorithm: signing_algorithm.aws_name().into(),
+                            validity: *validity,
+                            signing_algorithm: *signing_algorithm,
+                            template: Template::RootCa,
+                            idempotency_token: derive_token(&["root-ca-certificate", &ca.arn]),
                         }],
                     }),
                     other => self.errors.push(PlanError::UnusableCa {
@@ -125,10 +132,10 @@ impl Planner<'_> {
             }
             (CaSpec::Adopt { arn, .. }, Some(ca)) => {
                 let mut reasons = Vec::new();
-                if ca.status != "ACTIVE" {
+                if ca.status != CaStatus::Active {
                     reasons.push(format!("its status is {}, not ACTIVE", ca.status));
                 }
-                if ca.key_algorithm != "EC_prime256v1" {
+                if ca.key_algorithm != KeyAlgorithm::EcPrime256v1.aws_name() {
                     reasons.push(format!(
                         "its key algorithm is {}; fleetcert's fleets use EC_prime256v1",
                         ca.key_algorithm
@@ -145,11 +152,14 @@ impl Planner<'_> {
                     });
                 } else if ca.owner.is_none() {
                     self.push(Change {
-                        address: "ca".into(),
+                        address: Address::Ca,
                         device: None,
                         action: Action::Adopt,
                         phase: Phase::Ca,
-                        reason: Reason::new("ca_adopted", format!("the spec adopts CA {arn}")),
+                        reason: Reason::new(
+                            ReasonCode::CaAdopted,
+                            format!("the spec adopts CA {arn}"),
+                        ),
                         details: vec![field("tag fleetcert:fleet", None, Some(fleet.clone()))],
                         operations: vec![Operation::TagCa { arn: arn.clone() }],
                     });
@@ -165,21 +175,21 @@ impl Planner<'_> {
 
     pub(super) fn plan_ca_registration(&mut self) {
         let wanted = self.spec.ca.iot();
-        let sni_only = wanted.mode.aws_name() == "SNI_ONLY";
-        let active = wanted.status.aws_name() == "ACTIVE";
+        let mode = CertificateMode::from(wanted.mode);
+        let status = RegistrationStatus::from(wanted.status);
         match &self.live.iot_ca {
             None => self.push(Change {
-                address: "ca.iot".into(),
+                address: Address::CaRegistration,
                 device: None,
                 action: Action::Create,
                 phase: Phase::CaRegistration,
                 reason: Reason::new(
-                    "ca_not_registered",
+                    ReasonCode::CaNotRegistered,
                     "the fleet CA is not registered in AWS IoT",
                 ),
                 details: vec![
-                    field("mode", None, Some(wanted.mode.aws_name().into())),
-                    field("status", None, Some(wanted.status.aws_name().into())),
+                    field("mode", None, Some(mode.to_string())),
+                    field("status", None, Some(status.to_string())),
                     field(
                         "auto_registration",
                         None,
@@ -187,20 +197,21 @@ impl Planner<'_> {
                     ),
                 ],
                 operations: vec![Operation::RegisterCa {
-                    sni_only,
-                    active,
+                    mode,
+                    status,
                     auto_registration: wanted.auto_registration,
+                    verification: (mode == CertificateMode::Default).then(|| self.verification()),
                 }],
             }),
             Some(registered) => {
-                if registered.mode != wanted.mode.aws_name() {
+                if registered.mode != mode {
                     self.errors.push(PlanError::CaModeChange {
-                        live: registered.mode.clone(),
-                        wanted: wanted.mode.aws_name().into(),
+                        live: registered.mode.to_string(),
+                        wanted: mode.to_string(),
                     });
                     return;
                 }
-                let status_differs = registered.status != wanted.status.aws_name();
+                let status_differs = registered.status != status;
                 let auto_differs = registered.auto_registration != wanted.auto_registration;
                 if !status_differs && !auto_differs {
                     return;
@@ -209,8 +220,8 @@ impl Planner<'_> {
                 if status_differs {
                     details.push(field(
                         "status",
-                        Some(registered.status.clone()),
-                        Some(wanted.status.aws_name().into()),
+                        Some(registered.status.to_string()),
+                        Some(status.to_string()),
                     ));
                 }
                 if auto_differs {
@@ -221,22 +232,38 @@ impl Planner<'_> {
                     ));
                 }
                 self.push(Change {
-                    address: "ca.iot".into(),
+                    address: Address::CaRegistration,
                     device: None,
                     action: Action::Update,
                     phase: Phase::CaRegistration,
                     reason: Reason::new(
-                        "ca_registration_differs",
+                        ReasonCode::CaRegistrationDiffers,
                         "the CA's IoT registration differs from the spec",
                     ),
                     details,
                     operations: vec![Operation::UpdateCaRegistration {
                         certificate_id: registered.certificate_id.clone(),
-                        active: status_differs.then_some(active),
+                        status: status_differs.then_some(status),
                         auto_registration: auto_differs.then_some(wanted.auto_registration),
                     }],
                 });
             }
+        }
+    }
+
+    /// DEFAULT mode's verification certificate: a day is all IoT needs (it
+    /// checks the certificate once, at registration; AWS IoT Developer Guide,
+    /// "Register a CA certificate"). Its key is made at run time, so the
+    /// token is completed with that key's digest.
+    fn verification(&self) -> Verification {
+        Verification {
+            validity: CertValidity::Days(1),
+            template: Template::EndEntity,
+            signing_algorithm: self.signing_algorithm,
+            idempotency_token: IdempotencyToken::seeded(
+                derive_token(&["verification-certificate", self.fleet()]),
+                None,
+            ),
         }
     }
 
@@ -246,12 +273,12 @@ impl Planner<'_> {
                 continue;
             }
             self.changes.push(Change {
-                address: format!("thing_type.{name}"),
+                address: Address::ThingType(name.clone()),
                 device: None,
                 action: Action::Create,
                 phase: Phase::Policies,
                 reason: Reason::new(
-                    "thing_type_missing",
+                    ReasonCode::ThingTypeMissing,
                     format!("thing type {name} does not exist"),
                 ),
                 details: vec![],

@@ -2,9 +2,12 @@
 //! issued anew, or retired once superseded.
 
 use super::{PlanError, Planner, date, field, short};
-use crate::live::LiveCertificate;
-use crate::plan::{Action, CertRef, Change, KeySource, Operation, Phase, Reason};
-use crate::spec::{DeviceKey, DeviceSpec, Retire};
+use crate::live::{CertStatus, LiveCertificate};
+use crate::plan::{
+    Action, Address, CertRef, Change, IdempotencyToken, KeyPlan, KeySource, Operation, Phase,
+    Reason, ReasonCode, Template,
+};
+use crate::spec::{DeviceKey, DeviceSpec, Retire, RevocationReason};
 
 impl Planner<'_> {
     /// Does `cert` carry the key the spec wants for `device`?
@@ -21,12 +24,12 @@ impl Planner<'_> {
     pub(super) fn plan_certificate(&mut self, device: &DeviceSpec, certs: &[&LiveCertificate]) {
         let name = device.name.as_str();
         let now = self.options.now;
-        let renew_at = |c: &LiveCertificate| c.not_after - device.renew_before.as_secs() as i64;
+        let renew_at = |c: &LiveCertificate| device.renew_at(c.not_after);
         let forced = self.options.replace.contains(name);
         let alive: Vec<&LiveCertificate> = certs
             .iter()
             .copied()
-            .filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE"))
+            .filter(|c| c.status.is_alive())
             .collect();
         let current = alive
             .iter()
@@ -48,74 +51,7 @@ impl Planner<'_> {
         }
 
         match current {
-            Some(cert) => {
-                if matches!(device.key, DeviceKey::External { .. }) && renew_at(cert) <= now {
-                    {
-                        self.warnings.push(format!(
-                            "device {name}: certificate {} expires {}, within renew_before {}, and fleetcert cannot \
-                             renew it (its key and CSR are not in the spec): add a csr to rotate it",
-                            short(&cert.id),
-                            date(cert.not_after),
-                            device.renew_before
-                        ));
-                    }
-                }
-                self.plan_attachments(device, cert);
-                self.plan_unwritten_files(device, cert);
-                self.note_deferred_reissue(device, cert);
-                // Older live certificates: retired once the overlap has passed.
-                let overlap_end =
-                    cert.created_at + self.spec.lifecycle.rotation_overlap.as_secs() as i64;
-                for old in alive
-                    .iter()
-                    .filter(|c| c.id != cert.id && c.status == "ACTIVE")
-                {
-                    if now >= overlap_end {
-                        let change = self.retirement(
-                            name,
-                            old,
-                            self.spec.lifecycle.retire,
-                            "SUPERSEDED",
-                            Reason::new(
-                                "certificate_superseded",
-                                format!(
-                                    "certificate {} was replaced by {} and the rotation overlap ({}) has passed",
-                                    short(&old.id),
-                                    short(&cert.id),
-                                    self.spec.lifecycle.rotation_overlap
-                                ),
-                            ),
-                            false,
-                        );
-                        self.push(change);
-                    } else {
-                        self.warnings.push(format!(
-                            "device {name}: certificate {} stays ACTIVE until {} (rotation_overlap {}), then a plan retires it",
-                            short(&old.id),
-                            date(overlap_end),
-                            self.spec.lifecycle.rotation_overlap
-                        ));
-                    }
-                }
-                if cert.status == "INACTIVE" {
-                    // The matching certificate was deactivated outside fleetcert.
-                    self.push(Change {
-                        address: format!("device.{name}.certificate"),
-                        device: Some(name.to_string()),
-                        action: Action::Update,
-                        phase: Phase::Devices,
-                        reason: Reason::new(
-                            "certificate_inactive",
-                            format!("certificate {} is INACTIVE but the spec wants device {name} active", short(&cert.id)),
-                        ),
-                        details: vec![field("status", Some("INACTIVE".into()), Some("ACTIVE".into()))],
-                        operations: vec![Operation::SetCertificateStatus {
-                            cert: CertRef::Existing { id: cert.id.clone(), arn: cert.arn.clone() },
-                            status: "ACTIVE".into(),
-                        }],
-                    });
-                }
-            }
+            Some(cert) => self.plan_current(device, cert, &alive),
             None => {
                 // A rotation interrupted after registering: write that
                 // certificate's files (promoting its key) before the new
@@ -127,6 +63,93 @@ impl Planner<'_> {
                 }
                 self.plan_issue(device, &alive, forced)
             }
+        }
+    }
+
+    /// The device has a usable certificate: keep it (repairing attachments
+    /// and unwritten files) and retire the older ones once the overlap ends.
+    fn plan_current(
+        &mut self,
+        device: &DeviceSpec,
+        cert: &LiveCertificate,
+        alive: &[&LiveCertificate],
+    ) {
+        let name = device.name.as_str();
+        let now = self.options.now;
+        if matches!(device.key, DeviceKey::External { .. })
+            && device.renew_at(cert.not_after) <= now
+        {
+            self.warnings.push(format!(
+                "device {name}: certificate {} expires {}, within renew_before {}, and fleetcert cannot \
+                 renew it (its key and CSR are not in the spec): add a csr to rotate it",
+                short(&cert.id),
+                date(cert.not_after),
+                device.renew_before
+            ));
+        }
+        self.plan_attachments(device, cert);
+        self.plan_unwritten_files(device, cert);
+        self.note_deferred_reissue(device, cert);
+        // Older live certificates: retired once the overlap has passed.
+        let overlap_end = cert.created_at + self.spec.lifecycle.rotation_overlap.as_secs() as i64;
+        for old in alive
+            .iter()
+            .filter(|c| c.id != cert.id && c.status == CertStatus::Active)
+        {
+            if now >= overlap_end {
+                let change = self.retirement(
+                    name,
+                    old,
+                    self.spec.lifecycle.retire,
+                    RevocationReason::Superseded,
+                    Reason::new(
+                        ReasonCode::CertificateSuperseded,
+                        format!(
+                            "certificate {} was replaced by {} and the rotation overlap ({}) has passed",
+                            short(&old.id),
+                            short(&cert.id),
+                            self.spec.lifecycle.rotation_overlap
+                        ),
+                    ),
+                    false,
+                );
+                self.push(change);
+            } else {
+                self.warnings.push(format!(
+                    "device {name}: certificate {} stays ACTIVE until {} (rotation_overlap {}), then a plan retires it",
+                    short(&old.id),
+                    date(overlap_end),
+                    self.spec.lifecycle.rotation_overlap
+                ));
+            }
+        }
+        if cert.status == CertStatus::Inactive {
+            // The matching certificate was deactivated outside fleetcert.
+            self.push(Change {
+                address: Address::Certificate(name.to_string()),
+                device: Some(name.to_string()),
+                action: Action::Update,
+                phase: Phase::Devices,
+                reason: Reason::new(
+                    ReasonCode::CertificateInactive,
+                    format!(
+                        "certificate {} is INACTIVE but the spec wants device {name} active",
+                        short(&cert.id)
+                    ),
+                ),
+                details: vec![field(
+                    "status",
+                    Some(CertStatus::Inactive.to_string()),
+                    Some(CertStatus::Active.to_string()),
+                )],
+                operations: vec![Operation::SetCertificateStatus {
+                    cert: CertRef::Existing {
+                        id: cert.id.clone(),
+                        arn: cert.arn.clone(),
+                    },
+                    status: CertStatus::Active,
+                }],
+            });
         }
     }
 
@@ -164,12 +187,12 @@ impl Planner<'_> {
             return;
         }
         self.push(Change {
-            address: format!("device.{name}.files"),
+            address: Address::Files(name.to_string()),
             device: Some(name.to_string()),
             action: Action::Create,
             phase: Phase::Devices,
             reason: Reason::new(
-                "files_not_written",
+                ReasonCode::FilesNotWritten,
                 format!(
                     "certificate {} holds the key waiting in {name}/pending-key.pem, but the device's files \
                      were never written (an apply was interrupted)",
@@ -182,11 +205,17 @@ impl Planner<'_> {
                     id: cert.id.clone(),
                     arn: cert.arn.clone(),
                 },
-                Operation::WriteDeviceFiles {
-                    device: name.to_string(),
-                },
+                self.write_files(name, true),
             ],
         });
+    }
+
+    fn write_files(&self, device: &str, generated_key: bool) -> Operation {
+        Operation::WriteDeviceFiles {
+            device: device.to_string(),
+            dir: self.spec.output_dir.clone(),
+            generated_key,
+        }
     }
 
     fn plan_attachments(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
@@ -239,12 +268,12 @@ impl Planner<'_> {
             return;
         }
         self.push(Change {
-            address: format!("device.{name}.certificate"),
+            address: Address::Certificate(name.to_string()),
             device: Some(name.to_string()),
             action: Action::Update,
             phase: Phase::Devices,
             reason: Reason::new(
-                "attachments_differ",
+                ReasonCode::AttachmentsDiffer,
                 format!(
                     "certificate {}'s thing or policy attachments differ from the spec",
                     short(&cert.id)
@@ -263,14 +292,14 @@ impl Planner<'_> {
             None => (
                 Action::Create,
                 Reason::new(
-                    "certificate_missing",
+                    ReasonCode::CertificateMissing,
                     format!("device {name} has no active certificate"),
                 ),
             ),
             Some(old) if forced => (
                 Action::RetireThenCreate,
                 Reason::new(
-                    "replace_requested",
+                    ReasonCode::ReplaceRequested,
                     format!(
                         "--replace {name}: certificate {} is retired and a new one issued",
                         short(&old.id)
@@ -280,17 +309,17 @@ impl Planner<'_> {
             Some(old) if !Self::key_matches(device, old) => (
                 Action::CreateThenRetire,
                 Reason::new(
-                    "csr_changed",
+                    ReasonCode::CsrChanged,
                     format!(
                         "the spec's CSR for {name} has a different key than certificate {}",
                         short(&old.id)
                     ),
                 ),
             ),
-            Some(old) if old.not_after - device.renew_before.as_secs() as i64 <= now => (
+            Some(old) if device.renew_at(old.not_after) <= now => (
                 Action::CreateThenRetire,
                 Reason::new(
-                    "certificate_expiring",
+                    ReasonCode::CertificateExpiring,
                     format!(
                         "certificate {} expires {}, within renew_before {}",
                         short(&old.id),
@@ -302,7 +331,7 @@ impl Planner<'_> {
             Some(old) => (
                 Action::CreateThenRetire,
                 Reason::new(
-                    "certificate_unusable",
+                    ReasonCode::CertificateUnusable,
                     format!("certificate {} cannot be used", short(&old.id)),
                 ),
             ),
@@ -314,41 +343,28 @@ impl Planner<'_> {
                     name,
                     old,
                     Retire::Revoke,
-                    "KEY_COMPROMISE",
+                    RevocationReason::KeyCompromise,
                     reason.clone(),
                     true,
                 );
                 operations.extend(retire.operations);
             }
         }
-        let key = match &device.key {
-            DeviceKey::Csr(csr) => KeySource::Csr {
-                path: csr.path.display().to_string(),
-                sha256: csr.sha256.clone(),
-            },
-            DeviceKey::Generated | DeviceKey::External { .. } => {
-                let avoid = self
-                    .certificates_of(name)
-                    .iter()
-                    .map(|c| c.public_key_sha256.clone())
-                    .collect();
-                operations.push(Operation::GenerateKey {
-                    device: name.to_string(),
-                    avoid,
-                });
-                KeySource::Generated
-            }
-        };
-        let key_text = match &key {
-            KeySource::Csr { path, .. } => format!("CSR {path}"),
-            KeySource::Generated => "generated P-256 key".to_string(),
-        };
+        let replaces = newest.map(|c| c.id.as_str());
+        let (key, key_sha256, key_text) = self.key_for(device, &mut operations);
         operations.push(Operation::IssueCertificate {
             device: name.to_string(),
             key,
-            validity_type: device.validity.aws_type().into(),
-            validity_value: device.validity.value(),
-            replaces: newest.map(|c| c.id.clone()),
+            validity: device.validity,
+            signing_algorithm: self.signing_algorithm,
+            template: Template::EndEntityClientAuth,
+            idempotency_token: IdempotencyToken::device_certificate(
+                self.fleet(),
+                name,
+                replaces,
+                key_sha256.as_deref(),
+            ),
+            replaces: replaces.map(str::to_string),
         });
         operations.push(Operation::RegisterCertificate {
             device: name.to_string(),
@@ -363,9 +379,7 @@ impl Planner<'_> {
                 cert: CertRef::Issued,
             });
         }
-        operations.push(Operation::WriteDeviceFiles {
-            device: name.to_string(),
-        });
+        operations.push(self.write_files(name, !matches!(device.key, DeviceKey::Csr(_))));
         let mut details = vec![
             field("key", None, Some(key_text)),
             field("validity", None, Some(device.validity.to_string())),
@@ -386,7 +400,7 @@ impl Planner<'_> {
             details.insert(0, field("replaces", Some(short(&old.id).to_string()), None));
         }
         self.push(Change {
-            address: format!("device.{name}.certificate"),
+            address: Address::Certificate(name.to_string()),
             device: Some(name.to_string()),
             action,
             phase: Phase::Devices,
@@ -394,6 +408,51 @@ impl Planner<'_> {
             details,
             operations,
         });
+    }
+
+    /// The key of a new certificate: the spec's CSR, or a generated key
+    /// (a new one, or the pending one an interrupted apply left, unless an
+    /// existing certificate already holds it). Returns the key source, its
+    /// public key digest when known now, and how the plan shows it.
+    fn key_for(
+        &self,
+        device: &DeviceSpec,
+        operations: &mut Vec<Operation>,
+    ) -> (KeySource, Option<String>, String) {
+        let name = device.name.as_str();
+        if let DeviceKey::Csr(csr) = &device.key {
+            let path = csr.path.display().to_string();
+            let text = format!("CSR {path}");
+            let source = KeySource::Csr {
+                path,
+                sha256: csr.sha256.clone(),
+                public_key_sha256: crate::pki::cert::spki_sha256(&csr.public_key_der),
+                pem: csr.pem.clone(),
+            };
+            return (source, Some(csr.sha256.clone()), text);
+        }
+        let pending = self.options.pending_keys.get(name).filter(|sha| {
+            !self
+                .certificates_of(name)
+                .iter()
+                .any(|c| &&c.public_key_sha256 == sha)
+        });
+        let (plan, sha, text) = match pending {
+            Some(sha) => (
+                KeyPlan::ReusePending {
+                    public_key_sha256: sha.clone(),
+                },
+                Some(sha.clone()),
+                format!("reuses the pending key sha256:{}", short(sha)),
+            ),
+            None => (KeyPlan::New, None, "generated P-256 key".to_string()),
+        };
+        operations.push(Operation::GenerateKey {
+            device: name.to_string(),
+            dir: self.spec.output_dir.clone(),
+            key: plan,
+        });
+        (KeySource::Generated, sha, text)
     }
 
     /// The change that takes `cert` out of service: detached and REVOKED (in
@@ -404,7 +463,7 @@ impl Planner<'_> {
         device: &str,
         cert: &LiveCertificate,
         how: Retire,
-        pca_reason: &str,
+        pca_reason: RevocationReason,
         reason: Reason,
         inline: bool,
     ) -> Change {
@@ -429,11 +488,11 @@ impl Planner<'_> {
                 }
                 operations.push(Operation::RevokeInPca {
                     serial: cert.serial.clone(),
-                    reason: pca_reason.to_string(),
+                    reason: pca_reason,
                 });
                 operations.push(Operation::SetCertificateStatus {
                     cert: cert_ref.clone(),
-                    status: "REVOKED".into(),
+                    status: CertStatus::Revoked,
                 });
                 if self.spec.lifecycle.delete_certificates {
                     operations.push(Operation::DeleteCertificate {
@@ -445,13 +504,13 @@ impl Planner<'_> {
             Retire::Deactivate => {
                 operations.push(Operation::SetCertificateStatus {
                     cert: cert_ref.clone(),
-                    status: "INACTIVE".into(),
+                    status: CertStatus::Inactive,
                 });
                 Action::Deactivate
             }
         };
         Change {
-            address: format!("device.{device}.certificate.{}", short(&cert.id)),
+            address: Address::old_certificate(device, &cert.id),
             device: Some(device.to_string()),
             action,
             phase: if inline {
@@ -465,14 +524,14 @@ impl Planner<'_> {
                 field("not_after", Some(date(cert.not_after)), None),
                 field(
                     "status",
-                    Some(cert.status.clone()),
+                    Some(cert.status.to_string()),
                     Some(
                         if action == Action::Revoke {
-                            "REVOKED"
+                            CertStatus::Revoked
                         } else {
-                            "INACTIVE"
+                            CertStatus::Inactive
                         }
-                        .into(),
+                        .to_string(),
                     ),
                 ),
             ],

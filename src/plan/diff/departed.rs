@@ -2,9 +2,9 @@
 //! their things deleted.
 
 use super::{Planner, short};
-use crate::live::LiveCertificate;
-use crate::plan::{Action, CertRef, Change, Operation, Phase, Reason};
-use crate::spec::{OnRemoval, Retire};
+use crate::live::{CertStatus, LiveCertificate};
+use crate::plan::{Action, Address, CertRef, Change, Operation, Phase, Reason, ReasonCode};
+use crate::spec::{OnRemoval, Retire, RevocationReason};
 
 impl Planner<'_> {
     /// Certificates and things of devices that left the spec.
@@ -23,13 +23,9 @@ impl Planner<'_> {
         // Certificates IoT registered by itself (JITR/JITP: PENDING_ACTIVATION)
         // or that are mid-transfer belong to another workflow: reported, never
         // revoked by a plan.
-        let (pending, departed): (Vec<&LiveCertificate>, Vec<&LiveCertificate>) =
-            departed.into_iter().partition(|c| {
-                matches!(
-                    c.status.as_str(),
-                    "PENDING_ACTIVATION" | "PENDING_TRANSFER" | "REGISTER_INACTIVE"
-                )
-            });
+        let (pending, departed): (Vec<&LiveCertificate>, Vec<&LiveCertificate>) = departed
+            .into_iter()
+            .partition(|c| c.status.belongs_to_another_workflow());
         for cert in pending {
             self.warnings.push(format!(
                 "certificate {} ({}) from the fleet's CA is {} and belongs to no device in the spec; \
@@ -45,28 +41,34 @@ impl Planner<'_> {
                 .clone()
                 .unwrap_or_else(|| format!("certificate-{}", short(&cert.id)));
             let reason = Reason::new(
-                "device_removed",
+                ReasonCode::DeviceRemoved,
                 format!(
                     "device {device} is no longer in the spec (lifecycle.on_removal: {})",
                     on_removal_name(lifecycle.on_removal)
                 ),
             );
-            match (lifecycle.on_removal, cert.status.as_str()) {
-                (OnRemoval::Keep, _) | (_, "REVOKED") => {}
+            match (lifecycle.on_removal, cert.status) {
+                (OnRemoval::Keep, _) | (_, CertStatus::Revoked) => {}
                 (OnRemoval::Revoke, _) => {
                     let change = self.retirement(
                         &device,
                         cert,
                         Retire::Revoke,
-                        "CESSATION_OF_OPERATION",
+                        RevocationReason::CessationOfOperation,
                         reason,
                         false,
                     );
                     self.push(change);
                 }
-                (OnRemoval::Deactivate, "ACTIVE") => {
-                    let change =
-                        self.retirement(&device, cert, Retire::Deactivate, "", reason, false);
+                (OnRemoval::Deactivate, CertStatus::Active) => {
+                    let change = self.retirement(
+                        &device,
+                        cert,
+                        Retire::Deactivate,
+                        RevocationReason::CessationOfOperation,
+                        reason,
+                        false,
+                    );
                     self.push(change);
                 }
                 (OnRemoval::Deactivate, _) => {}
@@ -103,12 +105,12 @@ impl Planner<'_> {
             }
             operations.push(Operation::DeleteThing { name: name.clone() });
             self.push(Change {
-                address: format!("device.{name}.thing"),
+                address: Address::Thing(name.clone()),
                 device: Some(name.clone()),
                 action: Action::Delete,
                 phase: Phase::Cleanup,
                 reason: Reason::new(
-                    "device_removed",
+                    ReasonCode::DeviceRemoved,
                     format!(
                         "device {name} is no longer in the spec (lifecycle.delete_things: true)"
                     ),

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{PlanError, Planner, field, owner_text};
 use crate::live::LiveThing;
-use crate::plan::{Action, Change, Detail, Operation, Phase, Reason};
+use crate::plan::{Action, Address, Change, Detail, Operation, Phase, Reason, ReasonCode};
 use crate::spec::{DeviceSpec, Retire};
 
 impl Planner<'_> {
@@ -24,11 +24,14 @@ impl Planner<'_> {
                     details.insert(0, field("thing_type", None, Some(thing_type.clone())));
                 }
                 self.push(Change {
-                    address: format!("device.{name}.thing"),
+                    address: Address::Thing(name.to_string()),
                     device: Some(name.to_string()),
                     action: Action::Create,
                     phase: Phase::Devices,
-                    reason: Reason::new("thing_missing", format!("thing {name} does not exist")),
+                    reason: Reason::new(
+                        ReasonCode::ThingMissing,
+                        format!("thing {name} does not exist"),
+                    ),
                     details,
                     operations: vec![Operation::CreateThing {
                         name: name.to_string(),
@@ -95,7 +98,7 @@ impl Planner<'_> {
                     Some((
                         Action::Adopt,
                         Reason::new(
-                            "thing_adopted",
+                            ReasonCode::ThingAdopted,
                             format!(
                                 "the spec adopts the existing thing {name}, which carries no fleetcert marker"
                             ),
@@ -105,7 +108,7 @@ impl Planner<'_> {
                     Some((
                         Action::Update,
                         Reason::new(
-                            "thing_attributes_differ",
+                            ReasonCode::ThingAttributesDiffer,
                             format!("thing {name}'s attributes or type differ from the spec"),
                         ),
                     ))
@@ -114,7 +117,7 @@ impl Planner<'_> {
                 };
                 if let Some((action, reason)) = change {
                     self.push(Change {
-                        address: format!("device.{name}.thing"),
+                        address: Address::Thing(name.to_string()),
                         device: Some(name.to_string()),
                         action,
                         phase: Phase::Devices,
@@ -133,17 +136,14 @@ impl Planner<'_> {
 
         let certs = self.certificates_of(name);
         if let Some(reason) = device.revoked {
-            for cert in certs
-                .iter()
-                .filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE"))
-            {
+            for cert in certs.iter().filter(|c| c.status.is_alive()) {
                 let change = self.retirement(
                     name,
                     cert,
                     Retire::Revoke,
-                    reason.aws_name(),
+                    reason,
                     Reason::new(
-                        "device_revoked",
+                        ReasonCode::DeviceRevoked,
                         format!("the spec revokes device {name} ({})", reason.aws_name()),
                     ),
                     false,

@@ -9,9 +9,13 @@ mod policies;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::index::Index;
-use super::{Change, Detail, Plan};
+use super::{Change, Detail, Plan, PlanCa, ReasonCode, Slot};
 use crate::live::{LiveCertificate, LiveState};
-use crate::spec::Spec;
+use crate::spec::types::Named;
+use crate::spec::{CaSpec, SigningAlgorithm, Spec};
+
+pub(super) use crate::dates::minute as date;
+pub(super) use crate::plan::short_id as short;
 
 /// Inputs to planning besides the spec and the live state.
 #[derive(Debug, Clone, Default)]
@@ -78,16 +82,6 @@ fn owner_text(owner: &Option<String>) -> String {
     }
 }
 
-fn date(unix: i64) -> String {
-    jiff::Timestamp::from_second(unix)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_else(|_| unix.to_string())
-}
-
-fn short(id: &str) -> &str {
-    &id[..id.len().min(10)]
-}
-
 fn field(name: &str, before: Option<String>, after: Option<String>) -> Detail {
     Detail::Field {
         name: name.to_string(),
@@ -107,7 +101,14 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         warnings: Vec::new(),
         errors: Vec::new(),
         index: &index,
+        signing_algorithm: signing_algorithm(spec, live),
     };
+    for thing in &live.unreadable_records {
+        planner.warnings.push(format!(
+            "thing {thing}: its fleetcert record has a format this fleetcert cannot read, so its certificates \
+             were read in full; apply writes the record anew"
+        ));
+    }
     planner.plan_ca();
     planner.plan_ca_registration();
     planner.plan_thing_types();
@@ -134,11 +135,12 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     } = planner;
     // Stable: within a phase, the order the planner chose stays.
     changes.sort_by_key(|c| c.phase);
-    super::marker::record(spec, &index, &mut changes);
+    super::record::record(spec, &index, &mut changes);
     let guard = guard(spec, live, &index, &changes);
     Ok(Plan {
         fleet: spec.fleet.clone(),
         at: options.now,
+        ca: plan_ca(live),
         changes,
         warnings,
         max_destructive_changes: spec.lifecycle.max_destructive_changes,
@@ -160,7 +162,7 @@ fn guard(spec: &Spec, live: &LiveState, index: &Index, changes: &[Change]) -> Ve
     }
     let departs = changes
         .iter()
-        .any(|c| c.action.is_destructive() && c.reason.code == "device_removed");
+        .any(|c| c.action.is_destructive() && c.reason.code == ReasonCode::DeviceRemoved);
     if !departs {
         return reasons;
     }
@@ -172,7 +174,7 @@ fn guard(spec: &Spec, live: &LiveState, index: &Index, changes: &[Change]) -> Ve
         .chain(
             live.certificates
                 .values()
-                .filter(|c| matches!(c.status.as_str(), "ACTIVE" | "INACTIVE"))
+                .filter(|c| c.status.is_alive())
                 .filter_map(|c| c.subject_cn.as_deref()),
         )
         .collect();
@@ -186,6 +188,34 @@ fn guard(spec: &Spec, live: &LiveState, index: &Index, changes: &[Change]) -> Ve
     reasons
 }
 
+/// The fleet CA as the plan's operations take it: what the live state holds,
+/// or what the plan's CA phase produces.
+fn plan_ca(live: &LiveState) -> PlanCa {
+    let known = |value: Option<&String>| value.map_or(Slot::Produced, |v| Slot::Known(v.clone()));
+    let ca = live.ca.as_ref();
+    PlanCa {
+        arn: known(ca.map(|ca| &ca.arn)),
+        certificate: known(ca.and_then(|ca| ca.certificate_pem.as_ref())),
+    }
+}
+
+/// The algorithm every certificate is signed with: the CA's own (PCA
+/// requires one of the CA key's family), else the spec's; an adopted CA is
+/// EC_prime256v1 (checked in plan_ca), whose default is SHA256WITHECDSA.
+fn signing_algorithm(spec: &Spec, live: &LiveState) -> SigningAlgorithm {
+    let live = live
+        .ca
+        .as_ref()
+        .and_then(|ca| SigningAlgorithm::parse_named(&ca.signing_algorithm));
+    let wanted = match &spec.ca {
+        CaSpec::Create {
+            signing_algorithm, ..
+        } => Some(*signing_algorithm),
+        CaSpec::Adopt { .. } => None,
+    };
+    live.or(wanted).unwrap_or_default()
+}
+
 struct Planner<'a> {
     spec: &'a Spec,
     live: &'a LiveState,
@@ -196,6 +226,7 @@ struct Planner<'a> {
     /// Certificates by device, things and records by name, the spec's
     /// devices: built once, so planning stays linear in the fleet.
     index: &'a Index<'a>,
+    signing_algorithm: SigningAlgorithm,
 }
 
 impl<'a> Planner<'a> {

@@ -2,20 +2,23 @@
 //! deleted once they leave the spec.
 
 use super::{PlanError, Planner, field, owner_text};
-use crate::plan::{Action, CertRef, Change, Detail, Operation, Phase, Reason};
+use crate::plan::{Action, Address, CertRef, Change, Detail, Operation, Phase, Reason, ReasonCode};
 
 impl Planner<'_> {
     pub(super) fn plan_policies(&mut self) {
         let fleet = self.fleet().to_string();
         for (name, wanted) in &self.spec.policies {
-            let address = format!("policy.{name}");
+            let address = Address::Policy(name.clone());
             match self.live.policies.get(name) {
                 None => self.changes.push(Change {
                     address,
                     device: None,
                     action: Action::Create,
                     phase: Phase::Policies,
-                    reason: Reason::new("policy_missing", format!("policy {name} does not exist")),
+                    reason: Reason::new(
+                        ReasonCode::PolicyMissing,
+                        format!("policy {name} does not exist"),
+                    ),
                     details: vec![Detail::PolicyDocument {
                         before: None,
                         after: wanted.canonical.clone(),
@@ -46,8 +49,7 @@ impl Planner<'_> {
                         device: None,
                         action: Action::Adopt,
                         phase: Phase::Policies,
-                        reason: Reason::new(
-                            "policy_adopted",
+                        reason: Reason::new(ReasonCode::PolicyAdopted,
                             format!("the spec adopts the existing policy {name}, which carries no fleetcert tag"),
                         ),
                         details,
@@ -82,8 +84,7 @@ impl Planner<'_> {
                         device: None,
                         action: Action::Update,
                         phase: Phase::Policies,
-                        reason: Reason::new(
-                            "policy_document_changed",
+                        reason: Reason::new(ReasonCode::PolicyDocumentChanged,
                             format!(
                                 "the document of policy {name} (default version {}) differs from the spec",
                                 live.default_version
@@ -142,12 +143,12 @@ impl Planner<'_> {
                 name: policy.name.clone(),
             });
             self.push(Change {
-                address: format!("policy.{}", policy.name),
+                address: Address::Policy(policy.name.clone()),
                 device: None,
                 action: Action::Delete,
                 phase: Phase::Cleanup,
                 reason: Reason::new(
-                    "policy_removed",
+                    ReasonCode::PolicyRemoved,
                     format!("policy {} is no longer in the spec", policy.name),
                 ),
                 details: vec![Detail::PolicyDocument {

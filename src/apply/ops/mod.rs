@@ -1,0 +1,169 @@
+//! One planned operation, carried out: the dispatch from each [`Operation`]
+//! to the function (one file per kind of resource) that makes its AWS calls
+//! or writes its files.
+
+mod ca;
+mod certificates;
+mod files;
+mod things;
+
+use super::ApplyError;
+use super::context::{ChangeState, Context};
+use crate::plan::Operation;
+
+pub(super) async fn run_operation(
+    cx: &Context<'_>,
+    state: &mut ChangeState,
+    operation: &Operation,
+) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
+        Op::CreateCa {
+            subject,
+            key_algorithm,
+            signing_algorithm,
+            idempotency_token,
+        } => {
+            ca::create(
+                cx,
+                subject,
+                *key_algorithm,
+                *signing_algorithm,
+                idempotency_token,
+            )
+            .await
+        }
+        Op::ActivateRootCa {
+            validity,
+            signing_algorithm,
+            template,
+            idempotency_token,
+        } => {
+            ca::activate_root(
+                cx,
+                *validity,
+                *signing_algorithm,
+                *template,
+                idempotency_token,
+            )
+            .await
+        }
+        Op::TagCa { arn } => Ok(cx.cloud.tag_ca(arn, cx.fleet).await?),
+        Op::RegisterCa {
+            mode,
+            status,
+            auto_registration,
+            verification,
+        } => {
+            ca::register(
+                cx,
+                *mode,
+                *status,
+                *auto_registration,
+                verification.as_ref(),
+            )
+            .await
+        }
+        Op::UpdateCaRegistration {
+            certificate_id,
+            status,
+            auto_registration,
+        } => ca::update_registration(cx, certificate_id, *status, *auto_registration).await,
+        Op::CreateThingType {
+            name,
+            description,
+            searchable_attributes,
+        } => Ok(cx
+            .cloud
+            .create_thing_type(name, description.as_deref(), searchable_attributes)
+            .await?),
+        Op::CreatePolicy { name, document } => {
+            Ok(cx.cloud.create_policy(cx.fleet, name, document).await?)
+        }
+        Op::TagPolicy { arn, .. } => Ok(cx.cloud.tag_policy(cx.fleet, arn).await?),
+        Op::DeletePolicyVersion { name, version_id } => {
+            Ok(cx.cloud.delete_policy_version(name, version_id).await?)
+        }
+        Op::CreatePolicyVersion { name, document } => {
+            Ok(cx.cloud.create_policy_version(name, document).await?)
+        }
+        Op::DeletePolicy { name } => Ok(cx.cloud.delete_policy(name).await?),
+        Op::CreateThing {
+            name,
+            thing_type,
+            attributes,
+        } => Ok(cx
+            .cloud
+            .create_thing(cx.fleet, name, thing_type.as_deref(), attributes)
+            .await?),
+        Op::UpdateThing {
+            name,
+            thing_type,
+            attributes,
+            expected_version,
+        } => {
+            let thing_type = thing_type.as_ref().map(|t| t.as_deref());
+            Ok(cx
+                .cloud
+                .update_thing(name, thing_type, attributes, Some(*expected_version))
+                .await?)
+        }
+        Op::DeleteThing { name } => Ok(cx.cloud.delete_thing(name).await?),
+        Op::GenerateKey { device, dir, key } => certificates::generate_key(state, device, dir, key),
+        Op::IssueCertificate {
+            device,
+            key,
+            validity,
+            signing_algorithm,
+            template,
+            idempotency_token,
+            ..
+        } => {
+            let issue = certificates::Issue {
+                device,
+                key,
+                validity: *validity,
+                signing_algorithm: *signing_algorithm,
+                template: *template,
+                idempotency_token,
+            };
+            certificates::issue(cx, state, issue).await
+        }
+        Op::RegisterCertificate { device } => certificates::register(cx, state, device).await,
+        Op::AttachThing { thing, cert } => {
+            Ok(cx.cloud.attach_thing(thing, state.resolve(cert)?.1).await?)
+        }
+        Op::DetachThing { thing, cert } => {
+            Ok(cx.cloud.detach_thing(thing, state.resolve(cert)?.1).await?)
+        }
+        Op::AttachPolicy { policy, cert } => Ok(cx
+            .cloud
+            .attach_policy(policy, state.resolve(cert)?.1)
+            .await?),
+        Op::DetachPolicy { policy, cert } => Ok(cx
+            .cloud
+            .detach_policy(policy, state.resolve(cert)?.1)
+            .await?),
+        Op::SetCertificateStatus { cert, status } => {
+            let id = state.resolve(cert)?.0;
+            Ok(cx.cloud.set_certificate_status(id, *status).await?)
+        }
+        Op::RevokeInPca { serial, reason } => {
+            let ca_arn = cx.ca_arn()?;
+            Ok(cx
+                .cloud
+                .revoke_certificate(&ca_arn, serial, *reason)
+                .await?)
+        }
+        Op::DeleteCertificate { cert } => {
+            Ok(cx.cloud.delete_certificate(state.resolve(cert)?.0).await?)
+        }
+        Op::LoadCertificate { id, arn } => certificates::load(cx, state, id, arn).await,
+        Op::WriteDeviceFiles {
+            device,
+            dir,
+            generated_key,
+        } => files::write(cx, state, device, dir, *generated_key).await,
+        Op::RecordFacts(record) => things::record_facts(cx, state, record).await,
+    }
+}

@@ -1,0 +1,393 @@
+//! The operations a plan is made of. Each names every value the executor
+//! needs (algorithms, templates, validity, idempotency tokens, the CSR, the
+//! key decision, the facts to record), so apply makes no decision of its own.
+//! A value known only at run time is a named placeholder, filled by the
+//! operation that produces it: the fleet CA's ARN and certificate when the
+//! plan creates the CA ([`Slot::Produced`]), the certificate issued earlier in
+//! the same change ([`CertRef::Issued`]), the key generated earlier in the
+//! same change ([`KeySource::Generated`], [`IdempotencyToken::PerKey`]), and
+//! the account's registration code (fetched by [`Operation::RegisterCa`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::live::{CertStatus, CertificateMode, RegistrationStatus};
+use crate::marker::Record;
+// The vocabulary operations share with the spec (no string round trip).
+pub use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm};
+
+/// A value the planner knows, or one the plan's CA phase produces.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Slot {
+    Known(String),
+    /// Filled by the plan's own CA operations (CreateCa for the ARN,
+    /// ActivateRootCa for the certificate).
+    Produced,
+}
+
+impl Slot {
+    pub fn known(&self) -> Option<&str> {
+        match self {
+            Self::Known(value) => Some(value),
+            Self::Produced => None,
+        }
+    }
+}
+
+/// The fleet CA as every operation that needs it takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCa {
+    pub arn: Slot,
+    /// The CA certificate (PEM).
+    pub certificate: Slot,
+}
+
+/// A PCA certificate template (cloud/ names its ARN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    /// `EndEntityClientAuthCertificate/V1`: device certificates.
+    EndEntityClientAuth,
+    /// `EndEntityCertificate/V1`: IoT's verification certificate.
+    EndEntity,
+    /// `RootCACertificate/V1`: the root CA's own certificate.
+    RootCa,
+}
+
+/// PCA's IdempotencyToken for an IssueCertificate. ACM PCA keeps a token for
+/// about five minutes (API reference, IssueCertificate, IdempotencyToken: "at
+/// most 36 characters"; "Idempotency tokens for IssueCertificate time out
+/// after five minutes"), so a retried apply that re-sends the same request
+/// gets the same certificate instead of a second one; a deliberate reissue
+/// changes an input (the replaced certificate, the key) and so the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum IdempotencyToken {
+    /// Known when planning.
+    Fixed { token: String },
+    /// Completed with the SHA-256 of the key generated earlier in the same
+    /// change (a new key's digest is known only when it exists).
+    PerKey { seed: String },
+}
+
+/// A token (32 hex characters) derived from `parts` (length-prefixed, so
+/// ("ab","c") and ("a","bc") differ).
+pub fn derive_token(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.len().to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex::encode(hasher.finalize())[..32].to_string()
+}
+
+impl IdempotencyToken {
+    /// A device certificate's token: fleet, device, the certificate it
+    /// replaces, and the key (CSR or public key digest; `None` when the key
+    /// is generated at run time).
+    pub fn device_certificate(
+        fleet: &str,
+        device: &str,
+        replaces: Option<&str>,
+        key_sha256: Option<&str>,
+    ) -> Self {
+        let seed = derive_token(&["device-certificate", fleet, device, replaces.unwrap_or("")]);
+        Self::seeded(seed, key_sha256)
+    }
+
+    /// A token seeded by `seed` and completed by the key's digest.
+    pub fn seeded(seed: String, key_sha256: Option<&str>) -> Self {
+        match key_sha256 {
+            Some(key) => Self::Fixed {
+                token: derive_token(&[&seed, key]),
+            },
+            None => Self::PerKey { seed },
+        }
+    }
+
+    /// The token to send, given the digest of the key in use.
+    pub fn resolve(&self, key_sha256: &str) -> String {
+        match self {
+            Self::Fixed { token } => token.clone(),
+            Self::PerKey { seed } => derive_token(&[seed, key_sha256]),
+        }
+    }
+}
+
+/// The certificate an operation acts on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CertRef {
+    /// A certificate that exists now.
+    Existing { id: String, arn: String },
+    /// The certificate registered (or loaded) earlier in the same change.
+    Issued,
+}
+
+/// Where an issued certificate's key comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeySource {
+    /// The CSR in the spec (public; the device holds the key).
+    Csr {
+        path: String,
+        /// The CSR's (DER) SHA-256, part of the idempotency token.
+        sha256: String,
+        /// The SHA-256 of the CSR's public key: the certificate's.
+        public_key_sha256: String,
+        pem: String,
+    },
+    /// The key of the `GenerateKey` operation earlier in the same change.
+    Generated,
+}
+
+/// The planner's decision about a generated key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KeyPlan {
+    /// Make a new P-256 key and write it as the pending key.
+    New,
+    /// Reuse the pending key an interrupted apply left, whose public key has
+    /// this SHA-256 (apply refuses a pending key with another digest).
+    ReusePending { public_key_sha256: String },
+}
+
+/// IoT's verification certificate for a DEFAULT-mode CA registration: a
+/// certificate whose CN is the account's registration code (fetched at run
+/// time), for a key made at run time, issued by the CA being registered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub validity: CertValidity,
+    pub template: Template,
+    pub signing_algorithm: SigningAlgorithm,
+    pub idempotency_token: IdempotencyToken,
+}
+
+/// One AWS (or local) step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Operation {
+    /// PCA CreateCertificateAuthority (root), tagged as the fleet's; waits
+    /// while it is CREATING. Produces the plan CA's ARN.
+    CreateCa {
+        subject: BTreeMap<String, String>,
+        key_algorithm: KeyAlgorithm,
+        signing_algorithm: SigningAlgorithm,
+        idempotency_token: String,
+    },
+    /// Get the CA's CSR, issue its certificate, import it. Produces the plan
+    /// CA's certificate.
+    ActivateRootCa {
+        validity: CertValidity,
+        signing_algorithm: SigningAlgorithm,
+        template: Template,
+        idempotency_token: String,
+    },
+    /// Tag an existing CA as the fleet's.
+    TagCa {
+        arn: String,
+    },
+    /// Register the CA in IoT; `verification` for DEFAULT mode.
+    RegisterCa {
+        mode: CertificateMode,
+        status: RegistrationStatus,
+        auto_registration: bool,
+        verification: Option<Verification>,
+    },
+    UpdateCaRegistration {
+        certificate_id: String,
+        status: Option<RegistrationStatus>,
+        auto_registration: Option<bool>,
+    },
+    CreateThingType {
+        name: String,
+        description: Option<String>,
+        searchable_attributes: Vec<String>,
+    },
+    CreatePolicy {
+        name: String,
+        document: String,
+    },
+    TagPolicy {
+        name: String,
+        arn: String,
+    },
+    DeletePolicyVersion {
+        name: String,
+        version_id: String,
+    },
+    CreatePolicyVersion {
+        name: String,
+        document: String,
+    },
+    DeletePolicy {
+        name: String,
+    },
+    /// Create a thing marked as the plan's fleet's.
+    CreateThing {
+        name: String,
+        thing_type: Option<String>,
+        attributes: BTreeMap<String, String>,
+    },
+    /// Merge attributes (empty value removes), optionally change the thing type.
+    UpdateThing {
+        name: String,
+        thing_type: Option<Option<String>>,
+        attributes: BTreeMap<String, String>,
+        expected_version: i64,
+    },
+    DeleteThing {
+        name: String,
+    },
+    /// The key for the device's next certificate, under `dir/<device>/`.
+    GenerateKey {
+        device: String,
+        dir: PathBuf,
+        key: KeyPlan,
+    },
+    IssueCertificate {
+        device: String,
+        key: KeySource,
+        validity: CertValidity,
+        signing_algorithm: SigningAlgorithm,
+        template: Template,
+        idempotency_token: IdempotencyToken,
+        /// The certificate this one replaces (part of the token; shown).
+        replaces: Option<String>,
+    },
+    /// RegisterCertificate with the plan CA's certificate, ACTIVE.
+    RegisterCertificate {
+        device: String,
+    },
+    AttachThing {
+        thing: String,
+        cert: CertRef,
+    },
+    DetachThing {
+        thing: String,
+        cert: CertRef,
+    },
+    AttachPolicy {
+        policy: String,
+        cert: CertRef,
+    },
+    DetachPolicy {
+        policy: String,
+        cert: CertRef,
+    },
+    SetCertificateStatus {
+        cert: CertRef,
+        status: CertStatus,
+    },
+    /// PCA RevokeCertificate by serial, with an RFC 5280 reason.
+    RevokeInPca {
+        serial: String,
+        reason: RevocationReason,
+    },
+    DeleteCertificate {
+        cert: CertRef,
+    },
+    /// Take a registered certificate as this change's own (its PEM read
+    /// with DescribeCertificate), so WriteDeviceFiles writes it: the files of
+    /// a certificate an interrupted apply registered but never wrote out.
+    LoadCertificate {
+        id: String,
+        arn: String,
+    },
+    /// Write certificate.pem, chain.pem and connection details under
+    /// `dir/<device>/`; with `generated_key`, promote the pending key.
+    WriteDeviceFiles {
+        device: String,
+        dir: PathBuf,
+        generated_key: bool,
+    },
+    /// Record on the thing the facts of its certificates (its `fleetcert`
+    /// attribute, see marker.rs), so later plans need no call per certificate.
+    RecordFacts(Record),
+}
+
+impl Operation {
+    /// The operation's name, as the JSON contract lists it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CreateCa { .. } => "create_ca",
+            Self::ActivateRootCa { .. } => "activate_root_ca",
+            Self::TagCa { .. } => "tag_ca",
+            Self::RegisterCa { .. } => "register_ca",
+            Self::UpdateCaRegistration { .. } => "update_ca_registration",
+            Self::CreateThingType { .. } => "create_thing_type",
+            Self::CreatePolicy { .. } => "create_policy",
+            Self::TagPolicy { .. } => "tag_policy",
+            Self::DeletePolicyVersion { .. } => "delete_policy_version",
+            Self::CreatePolicyVersion { .. } => "create_policy_version",
+            Self::DeletePolicy { .. } => "delete_policy",
+            Self::CreateThing { .. } => "create_thing",
+            Self::UpdateThing { .. } => "update_thing",
+            Self::DeleteThing { .. } => "delete_thing",
+            Self::GenerateKey { .. } => "generate_key",
+            Self::IssueCertificate { .. } => "issue_certificate",
+            Self::RegisterCertificate { .. } => "register_certificate",
+            Self::AttachThing { .. } => "attach_thing",
+            Self::DetachThing { .. } => "detach_thing",
+            Self::AttachPolicy { .. } => "attach_policy",
+            Self::DetachPolicy { .. } => "detach_policy",
+            Self::SetCertificateStatus { .. } => "set_certificate_status",
+            Self::RevokeInPca { .. } => "revoke_in_pca",
+            Self::DeleteCertificate { .. } => "delete_certificate",
+            Self::LoadCertificate { .. } => "load_certificate",
+            Self::WriteDeviceFiles { .. } => "write_device_files",
+            Self::RecordFacts(_) => "record_facts",
+        }
+    }
+
+    /// The existing certificate this operation acts on, if any.
+    pub fn existing_certificate(&self) -> Option<&str> {
+        match self {
+            Self::AttachThing { cert, .. }
+            | Self::DetachThing { cert, .. }
+            | Self::AttachPolicy { cert, .. }
+            | Self::DetachPolicy { cert, .. }
+            | Self::SetCertificateStatus { cert, .. }
+            | Self::DeleteCertificate { cert } => match cert {
+                CertRef::Existing { id, .. } => Some(id),
+                CertRef::Issued => None,
+            },
+            Self::LoadCertificate { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_short_stable_and_change_with_every_input() {
+        let token = |d: &str, k: &str, r: Option<&str>| {
+            IdempotencyToken::device_certificate("f", d, r, Some(k)).resolve("unused")
+        };
+        let base = token("d", "k", None);
+        assert_eq!(base.len(), 32);
+        assert_eq!(base, token("d", "k", None));
+        assert_ne!(base, token("d", "k", Some("old")));
+        assert_ne!(base, token("d", "k2", None));
+        assert_ne!(base, token("d2", "k", None));
+        assert_ne!(derive_token(&["ab", "c"]), derive_token(&["a", "bc"]));
+    }
+
+    #[test]
+    fn a_per_key_token_resolves_to_the_fixed_token_of_that_key() {
+        // A run that generates a key and one that reuses it after a crash
+        // send the same token, so PCA answers with the same certificate.
+        let later = IdempotencyToken::device_certificate("f", "d", None, None);
+        let reused = IdempotencyToken::device_certificate("f", "d", None, Some("abc"));
+        assert!(matches!(later, IdempotencyToken::PerKey { .. }));
+        assert_eq!(later.resolve("abc"), reused.resolve("ignored"));
+        assert_ne!(later.resolve("abc"), later.resolve("abd"));
+    }
+}
