@@ -193,6 +193,7 @@ fn apply_converges(account: &Account<'_>, fleet: &FleetDir, first: &[&str]) {
             out.stdout
         );
         if out.code == 0 {
+            eprintln!("apply converged in {runs} run(s)");
             return;
         }
         assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);

@@ -66,7 +66,12 @@ def _read_body(environ) -> bytes:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
-    body = environ["wsgi.input"].read(length) if length > 0 else b""
+    if length > 0:
+        body = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream
+        body = environ["wsgi.input"].read()
+    else:
+        return b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 
