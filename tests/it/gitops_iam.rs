@@ -202,13 +202,24 @@ fn apply_converges(account: &Account<'_>, fleet: &FleetDir, first: &[&str]) {
 }
 
 /// The demo fleet after a change that touches every kind of write: a thing's
-/// attributes (UpdateThing), a device whose certificate loses a policy
-/// (DetachPolicy), a device removed (revoke, detach, delete) and a policy that
-/// left the spec (DeletePolicy/DeletePolicyVersion).
+/// attributes and type (CreateThingType, UpdateThing), a policy's document
+/// (CreatePolicyVersion), a
+/// device whose certificate loses a policy (DetachPolicy), a device removed
+/// (revoke, detach, delete) and a policy that left the spec (DeletePolicy).
 fn change_spec(fleet: &FleetDir) {
+    let telemetry = std::fs::read_to_string(fleet.path().join("policies/telemetry.json")).unwrap();
+    assert!(telemetry.contains("/telemetry\""), "{telemetry}");
+    fleet.write(
+        "policies/telemetry.json",
+        &telemetry.replace("/telemetry\"", "/telemetry/v2\""),
+    );
     fleet.edit(
         "attributes: {line: B, model: x2}",
-        "attributes: {line: C, model: x2}",
+        "attributes: {line: C, model: x2}\n    thing_type: sensor",
+    );
+    fleet.edit(
+        "\ndefaults:\n",
+        "\nthing_types:\n  sensor:\n    description: Sensors\n\ndefaults:\n",
     );
     fleet.edit(
         "  - name: gateway-01\n    validity: 90d                  # gateways rotate more often\n    \
@@ -348,6 +359,8 @@ fn apply_runs_as_the_printed_apply_policy_through_faults() {
         "no DescribeThing on sensor-003: {described:?}"
     );
     for (operation, resource) in [
+        ("iot:CreateThingType", "thingtype/sensor"),
+        ("iot:CreatePolicyVersion", "policy/telemetry"),
         ("iot:DetachPolicy", "policy/ota"),
         ("iot:DeleteThing", "thing/gateway-01"),
         ("iot:DeletePolicy", "policy/ota"),
