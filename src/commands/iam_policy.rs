@@ -177,9 +177,13 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         statements.insert(
             "CreateAndUpdateSpecThings",
             (
+                // DescribeThing: after a retried UpdateThing meets a version
+                // conflict, apply reads the thing back to see whether its own
+                // lost attempt landed (cloud/ops/things.rs, thing_has).
                 vec![
                     "iot:AttachThingPrincipal",
                     "iot:CreateThing",
+                    "iot:DescribeThing",
                     "iot:UpdateThing",
                 ],
                 things,

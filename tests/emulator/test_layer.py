@@ -191,12 +191,16 @@ def test_account_and_region_isolation(emulator, account):
 def test_reset(emulator, iot, account):
     iot.create_thing(thingName="gone")
     emulator.control("config", {"latency_ms": 5, "clock_offset_seconds": 99})
+    emulator.control("iam/policy", {"access_key_id": account, "policy": {"Statement": []}})
     assert emulator.control("reset", {}) == {"ok": True}
+    assert emulator.control("iam/policy") == {}
     cfg = emulator.control("config")
     assert cfg["latency_ms"] == 0 and cfg["clock_offset_seconds"] == 0 and cfg["quotas"] == {}
     assert iot.list_things()["things"] == []
     assert emulator.control("pca/revocations") == []
-    assert list(emulator.control("counters")) in (["throttled"], [f"{account}/{REGION}", "throttled"])
+    counters = emulator.control("counters")
+    assert set(counters) - {"throttled", "denied", "resources"} <= {f"{account}/{REGION}"}
+    assert counters["throttled"] == counters["denied"] == {}
 
 
 def test_control_rejects_bad_config(emulator):

@@ -36,6 +36,12 @@ def account_region_from_auth(authorization: str | None) -> tuple[str, str, str |
     return DEFAULT_ACCOUNT_ID, "us-east-1", None
 
 
+def access_key_from_auth(authorization: str | None) -> str | None:
+    """The access key id a SigV4 Authorization header was signed with."""
+    m = _CREDENTIAL.search(authorization or "")
+    return m.group(1) if m else None
+
+
 def apply() -> None:
     iam_models.get_account_id_from = account_for_access_key
 

@@ -4,18 +4,23 @@ GET  /_fleetcert/health             -> {"ok": true}
 GET  /_fleetcert/config             -> current config
 POST /_fleetcert/config             <- partial config object; returns the new config
                                        (fail_requests: rules of requests that always fail)
-GET  /_fleetcert/counters           -> {"counters": {...}, "throttled": {...}} plus the
-                                       counters map at top level (see README)
+GET  /_fleetcert/counters           -> the counters map at top level, plus "throttled",
+                                       "denied" and "resources" (see README)
 POST /_fleetcert/counters/reset
 POST /_fleetcert/reset              -> moto reset + all emulator state + launch config
 GET  /_fleetcert/pca/revocations    -> [{"account","ca_arn","serial","reason","revoked_at"}]
+POST /_fleetcert/iam/policy         <- {"access_key_id", "policy": <IAM policy JSON>, "user"?}
+POST /_fleetcert/iam/policy/clear   <- {"access_key_id"}
+GET  /_fleetcert/iam/policy         -> {"<access key id>": <policy as set>}
+GET  /_fleetcert/iam/denials        -> [{"account","region","access_key_id","action","resource","verdict","message"}]
 """
 
 from __future__ import annotations
 
 import json
 
-from . import state
+from . import iam, state
+from .accounts import account_for_access_key
 from .quotas import AWS_DEFAULTS, buckets
 
 _FLOAT_KEYS = ("fault_5xx_rate", "fault_5xx_after_rate", "fault_drop_rate")
@@ -55,6 +60,11 @@ def resolve_fail_requests(value) -> list:
             "status": int(rule.get("status", 400)),
             "code": str(rule.get("code", "InvalidRequestException")),
             "message": str(rule.get("message", "injected failure")),
+            # after: moto carries the request out first (a lost answer)
+            "after": bool(rule.get("after", False)),
+            # times: only the first N matching requests fail (None: all)
+            "times": None if rule.get("times") is None else int(rule["times"]),
+            "failed": 0,
         })
     return rules
 
@@ -89,6 +99,30 @@ def apply_config(patch: dict) -> dict:
         if "quotas" in patch:
             buckets.clear()
         return dict(state.config)
+
+
+def set_iam_policy(body) -> dict:
+    if not isinstance(body, dict) or not isinstance(body.get("access_key_id"), str) or "policy" not in body:
+        raise BadRequest('iam/policy takes {"access_key_id": "...", "policy": {...}}')
+    key = body["access_key_id"]
+    try:
+        statements = iam.parse_policy(body["policy"])
+    except iam.PolicyError as e:
+        raise BadRequest(f"invalid policy for {key}: {e}")
+    user = str(body.get("user") or key)
+    user_arn = f"arn:aws:iam::{account_for_access_key(key)}:user/{user}"
+    document = body["policy"] if isinstance(body["policy"], dict) else json.loads(body["policy"])
+    with state.LOCK:
+        state.iam_policies[key] = {"statements": statements, "document": document, "user_arn": user_arn}
+    return {"ok": True, "access_key_id": key, "user_arn": user_arn}
+
+
+def clear_iam_policy(body) -> dict:
+    if not isinstance(body, dict) or not isinstance(body.get("access_key_id"), str):
+        raise BadRequest('iam/policy/clear takes {"access_key_id": "..."}')
+    with state.LOCK:
+        cleared = state.iam_policies.pop(body["access_key_id"], None) is not None
+    return {"ok": True, "cleared": cleared}
 
 
 def _json(start_response, status: int, obj) -> list[bytes]:
@@ -132,6 +166,8 @@ def handle(environ, start_response):
             snap = state.snapshot_counters()
             out = dict(snap["counters"])
             out["throttled"] = snap["throttled"]
+            out["denied"] = snap["denied"]
+            out["resources"] = snap["resources"]
             return _json(start_response, 200, out)
         if path == "/_fleetcert/counters/reset" and method == "POST":
             state.reset_counters()
@@ -143,6 +179,16 @@ def handle(environ, start_response):
         if path == "/_fleetcert/pca/revocations" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, list(state.revocations))
+        if path == "/_fleetcert/iam/policy" and method == "POST":
+            return _json(start_response, 200, set_iam_policy(_read_json(environ)))
+        if path == "/_fleetcert/iam/policy/clear" and method == "POST":
+            return _json(start_response, 200, clear_iam_policy(_read_json(environ)))
+        if path == "/_fleetcert/iam/policy" and method == "GET":
+            with state.LOCK:
+                return _json(start_response, 200, {k: v["document"] for k, v in state.iam_policies.items()})
+        if path == "/_fleetcert/iam/denials" and method == "GET":
+            with state.LOCK:
+                return _json(start_response, 200, list(state.denials))
         return _json(start_response, 404, {"error": f"no control route {method} {path}"})
     except BadRequest as e:
         return _json(start_response, 400, {"error": str(e)})

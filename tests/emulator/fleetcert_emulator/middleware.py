@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import time
 import uuid
 
-from . import control, state
-from .accounts import account_region_from_auth
+from . import control, iam, state
+from .accounts import access_key_from_auth, account_region_from_auth
 from .opnames import operation_name, service_of
 from .quotas import buckets
 
 log = logging.getLogger("fleetcert_emulator")
 
-_REASONS = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 def _error(service: str, status: int, code: str, message: str):
@@ -51,6 +52,64 @@ def fault_response(service: str):
     return _error(service, 500, "InternalFailure", "The request processing has failed because of an unknown error (injected fault).")
 
 
+def access_denied(service: str, message: str):
+    # IAM's denial, as IoT (restJson1: code in x-amzn-ErrorType) and ACM PCA
+    # (awsJson1_1: "__type") carry it. Neither botocore model lists
+    # AccessDeniedException; AWS answers it from the authorisation layer with
+    # HTTP 403 and clients see it as an unmodelled error code.
+    return _error(service, 403, "AccessDeniedException", message)
+
+
+def _read_body(environ) -> bytes:
+    """The request body; environ's input is replaced so moto can read it again."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > 0:
+        body = environ["wsgi.input"].read(length)
+    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug ends the stream
+        body = environ["wsgi.input"].read()
+    else:
+        return b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _iam_check(environ, op, service, account, region, key, resources):
+    """(status, headers, body) of a denial, or None when allowed or no policy is set."""
+    access_key = access_key_from_auth(environ.get("HTTP_AUTHORIZATION"))
+    with state.LOCK:
+        policy = state.iam_policies.get(access_key) if access_key else None
+    if policy is None or service not in ("iot", "acm-pca"):
+        return None
+    verdict, resource = iam.authorize(policy["statements"], op, resources)
+    if verdict == "Allow":
+        return None
+    message = iam.denial_message(policy["user_arn"], op, resource, verdict)
+    with state.LOCK:
+        state.denied[key][op] += 1
+        state.denials.append({
+            "account": account, "region": region, "access_key_id": access_key,
+            "action": op, "resource": resource, "verdict": verdict, "message": message,
+        })
+    log.info("denied %s %s on %s (%s)", key, op, resource, verdict)
+    return access_denied(service, message)
+
+
+def _take(rule: dict) -> bool:
+    """Count one use of a fail_requests rule; False once its "times" are used up.
+
+    Counted only when the rule is about to apply (not for a request throttled,
+    denied or faulted first), so "times" is exact under random faults.
+    """
+    with state.LOCK:
+        if rule["times"] is not None and rule["failed"] >= rule["times"]:
+            return False
+        rule["failed"] += 1
+        return True
+
+
 class DropConnection(ConnectionAbortedError):
     """Raised to make werkzeug abandon the request without writing a response."""
 
@@ -78,10 +137,16 @@ class EmulatorMiddleware:
         op = operation_name(environ, signing)
         service = service_of(op)
         key = f"{account}/{region}"
+        resources = ["*"]
+        if service in ("iot", "acm-pca") and op:
+            resources = iam.request_resources(op, region, account, environ, _read_body(environ))
         with state.LOCK:
             cfg = state.config
             if op:
                 state.counters[key][op] += 1
+                for arn in resources:
+                    if arn != "*":
+                        state.resources[key][op][arn] += 1
             # always draw three numbers so a seed gives the same sequence whatever the rates
             r_drop, r_5xx, r_after = state.rng.random(), state.rng.random(), state.rng.random()
             latency = cfg.get("latency_ms") or 0
@@ -91,7 +156,8 @@ class EmulatorMiddleware:
             after = r_after < (cfg.get("fault_5xx_after_rate") or 0)
             failing = next(
                 (r for r in cfg.get("fail_requests") or []
-                 if r["operation"] == op and r["path_contains"] in path),
+                 if r["operation"] == op and r["path_contains"] in path
+                 and (r["times"] is None or r["failed"] < r["times"])),
                 None,
             )
 
@@ -100,20 +166,29 @@ class EmulatorMiddleware:
         if drop:
             log.info("drop %s %s", key, op)
             _drop(environ)
+        denial = _iam_check(environ, op, service, account, region, key, resources)
+        if denial:
+            status, headers, body = denial
+            start_response(status, headers)
+            return body
         if rate and not buckets.take((account, region, op), rate):
             with state.LOCK:
                 state.throttled[key][op] += 1
             status, headers, body = throttle_response(service)
             start_response(status, headers)
             return body
-        if failing:
-            status, headers, body = _error(service, failing["status"], failing["code"], failing["message"])
-            start_response(status, headers)
-            return body
+        if failing and not failing["after"]:
+            if _take(failing):
+                status, headers, body = _error(service, failing["status"], failing["code"], failing["message"])
+                start_response(status, headers)
+                return body
+            failing = None
         if f5xx:
             status, headers, body = fault_response(service)
             start_response(status, headers)
             return body
+        if failing and not _take(failing):
+            failing = None
 
         captured = {}
 
@@ -129,6 +204,12 @@ class EmulatorMiddleware:
                 if hasattr(result, "close"):
                     result.close()
 
+        if failing:
+            # "after": moto carried the request out; the client sees the error.
+            log.info("fail-after %s %s (moto answered %s)", key, op, captured.get("status"))
+            status, headers, body_ = _error(service, failing["status"], failing["code"], failing["message"])
+            start_response(status, headers)
+            return body_
         if after:
             log.info("5xx-after %s %s (moto answered %s)", key, op, captured.get("status"))
             status, headers, body_ = fault_response(service)

@@ -40,6 +40,17 @@ rng = random.Random()
 # "<account>/<region>" -> operation -> count
 counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# requests an IAM policy denied (iam.py), same shape as throttled
+denied: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# "<account>/<region>" -> operation -> resource ARN -> count, for the requests
+# that name a resource (iam.request_resources); "*" ones are not kept
+resources: dict[str, dict[str, dict[str, int]]] = defaultdict(
+    lambda: defaultdict(lambda: defaultdict(int)))
+# each denial: {"account", "region", "access_key_id", "action", "resource", "message"}
+denials: list[dict] = []
+
+# access key id -> {"statements": [...], "document": <as set>, "user_arn": str}
+iam_policies: dict[str, dict] = {}
 
 # PCA revocations, as shown by GET /_fleetcert/pca/revocations
 revocations: list[dict] = []
@@ -77,6 +88,9 @@ def reset_counters() -> None:
     with LOCK:
         counters.clear()
         throttled.clear()
+        denied.clear()
+        resources.clear()
+        denials.clear()
 
 
 def reset_all() -> None:
@@ -90,7 +104,11 @@ def reset_all() -> None:
         reseed()
         counters.clear()
         throttled.clear()
+        denied.clear()
+        resources.clear()
+        denials.clear()
         revocations.clear()
+        iam_policies.clear()
         for fn in _reset_hooks:
             fn()
 
@@ -100,4 +118,6 @@ def snapshot_counters() -> dict:
         return {
             "counters": {k: dict(v) for k, v in counters.items()},
             "throttled": {k: dict(v) for k, v in throttled.items()},
+            "denied": {k: dict(v) for k, v in denied.items()},
+            "resources": {k: {op: dict(arns) for op, arns in ops.items()} for k, ops in resources.items()},
         }
