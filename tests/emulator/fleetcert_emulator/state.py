@@ -28,6 +28,10 @@ DEFAULT_CONFIG = {
     "fault_seed": None,
     "request_in_progress_calls": 0,
     "clock_offset_seconds": 0,
+    # "wall": token buckets refill with real time; "test": only as
+    # clock_offset_seconds moves forward, so a test can exhaust a bucket and
+    # refill it without racing the wall clock
+    "quota_clock": "wall",
     # [{"operation", "path_contains", "status", "code", "message"}]: requests
     # that always fail with that error (a deterministic per-resource failure)
     "fail_requests": [],
@@ -40,6 +44,14 @@ rng = random.Random()
 # "<account>/<region>" -> operation -> count
 counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# "<account>/<region>" -> fault kind ("5xx", "5xx_after", "drop") -> operation -> count
+faults: dict[str, dict[str, dict[str, int]]] = defaultdict(
+    lambda: defaultdict(lambda: defaultdict(int)))
+# Every mutating request (an operation that is not Describe*/List*/Get*),
+# in arrival order: {"account", "region", "operation", "path"}. Capped so a
+# long benchmark cannot grow it without bound.
+writes: list[dict] = []
+WRITES_CAP = 100_000
 
 # PCA revocations, as shown by GET /_fleetcert/pca/revocations
 revocations: list[dict] = []
@@ -66,17 +78,28 @@ def reseed() -> None:
 
 def set_launch_config(cfg: dict) -> None:
     global launch_config
-    launch_config = copy.deepcopy(cfg)
+    # keys the launcher does not set keep their defaults
+    launch_config = copy.deepcopy({**DEFAULT_CONFIG, **cfg})
     with LOCK:
         config.clear()
-        config.update(copy.deepcopy(cfg))
+        config.update(copy.deepcopy(launch_config))
         reseed()
+
+
+def is_write(op: str | None) -> bool:
+    """Whether an operation changes state (AWS names reads Describe/List/Get)."""
+    if not op or ":" not in op:
+        return False
+    name = op.split(":", 1)[1]
+    return not name.startswith(("Describe", "List", "Get")) and name != "Unknown"
 
 
 def reset_counters() -> None:
     with LOCK:
         counters.clear()
         throttled.clear()
+        faults.clear()
+        writes.clear()
 
 
 def reset_all() -> None:
@@ -90,6 +113,8 @@ def reset_all() -> None:
         reseed()
         counters.clear()
         throttled.clear()
+        faults.clear()
+        writes.clear()
         revocations.clear()
         for fn in _reset_hooks:
             fn()
@@ -100,4 +125,5 @@ def snapshot_counters() -> dict:
         return {
             "counters": {k: dict(v) for k, v in counters.items()},
             "throttled": {k: dict(v) for k, v in throttled.items()},
+            "faults": {k: {kind: dict(ops) for kind, ops in v.items()} for k, v in faults.items()},
         }
