@@ -36,6 +36,8 @@ pub enum CsrError {
     NotPem,
     #[error("holds a PEM `{label}` block, not a CERTIFICATE REQUEST")]
     WrongLabel { label: String },
+    #[error("has a PEM `{label}` header, but its body is not valid base64")]
+    BadBase64 { label: String },
     #[error("holds more than one PEM block")]
     SeveralBlocks,
     #[error("is not a PKCS#10 certificate request: {detail}")]
@@ -128,8 +130,16 @@ fn pem_to_der(text: &str) -> Result<Vec<u8>, CsrError> {
     if !text.contains("-----BEGIN ") {
         return Err(CsrError::NotPem);
     }
-    let (rest, pem) =
-        x509_parser::pem::parse_x509_pem(text.as_bytes()).map_err(|_| CsrError::NotPem)?;
+    let (rest, pem) = x509_parser::pem::parse_x509_pem(text.as_bytes()).map_err(|e| match e {
+        // Framed as PEM but mangled inside: say so, not "add the header".
+        x509_parser::nom::Err::Error(x509_parser::error::PEMError::Base64DecodeError) => {
+            match pem_label(text) {
+                Some(label) => CsrError::BadBase64 { label },
+                None => CsrError::NotPem,
+            }
+        }
+        _ => CsrError::NotPem,
+    })?;
     if !matches!(
         pem.label.as_str(),
         "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST"
@@ -140,6 +150,16 @@ fn pem_to_der(text: &str) -> Result<Vec<u8>, CsrError> {
         return Err(CsrError::SeveralBlocks);
     }
     Ok(pem.contents)
+}
+
+/// The label of the first `-----BEGIN <label>-----` line of `text`.
+fn pem_label(text: &str) -> Option<String> {
+    text.lines().find_map(|line| {
+        line.trim()
+            .strip_prefix("-----BEGIN ")?
+            .strip_suffix("-----")
+            .map(str::to_owned)
+    })
 }
 
 #[cfg(test)]
@@ -189,6 +209,17 @@ mod tests {
             base64_lines(&tampered)
         );
         assert_eq!(parse_csr(Path::new("a"), &pem), Err(CsrError::BadSignature));
+    }
+
+    #[test]
+    fn a_pem_header_around_garbage_is_a_bad_body_not_a_missing_header() {
+        let text = "-----BEGIN CERTIFICATE REQUEST-----\n!!!not*base64***\n-----END CERTIFICATE REQUEST-----\n";
+        assert_eq!(
+            parse_csr(Path::new("a"), text),
+            Err(CsrError::BadBase64 {
+                label: "CERTIFICATE REQUEST".into()
+            })
+        );
     }
 
     fn base64_lines(data: &[u8]) -> String {

@@ -148,6 +148,21 @@ fn things_and_policies_of_others_are_errors_unless_adopted() {
             .all(|e| matches!(e, PlanError::UnownedPolicy { .. })),
         "{errors:?}"
     );
+    // Adopting the policy too: nothing is refused, and both are adopted.
+    let mut both = adopting;
+    both.policies.get_mut("p").unwrap().adopt = true;
+    let plan = diff(&both, &live, &options(NOW)).unwrap();
+    let adopted: Vec<String> = actions(&plan)
+        .into_iter()
+        .filter(|(_, action)| *action == Action::Adopt)
+        .map(|(address, _)| address)
+        .collect();
+    assert_eq!(
+        adopted,
+        ["policy.p", "device.a.thing"],
+        "{:?}",
+        actions(&plan)
+    );
 }
 
 #[test]
@@ -221,7 +236,9 @@ fn a_pending_key_of_a_registered_certificate_gets_its_files_written() {
         "{:?}",
         b_issue.details
     );
-    // Once the files are written the key is no longer pending: nothing to do.
+    // Without the pending key (what the next plan reads from disk once apply
+    // wrote the files and promoted the key) nothing is left to do; the
+    // integration test crash_kill writes them for real.
     assert!(diff(&spec, &live, &self::options(NOW)).unwrap().is_empty());
 }
 

@@ -54,8 +54,9 @@ pub async fn fleet_ca(
     panic!("no CA tagged fleetcert:fleet={fleet}");
 }
 
-/// The IoT registration of `ca_pem`: (status, mode).
-pub async fn iot_ca(iot: &aws_sdk_iot::Client, ca_pem: &str) -> Option<(String, String)> {
+/// The IoT registration of `ca_pem`, from DescribeCACertificate: (status,
+/// certificate mode, auto-registration status).
+pub async fn iot_ca(iot: &aws_sdk_iot::Client, ca_pem: &str) -> Option<(String, String, String)> {
     let listed = iot.list_ca_certificates().send().await.unwrap();
     for ca in listed.certificates() {
         let described = iot
@@ -70,6 +71,9 @@ pub async fn iot_ca(iot: &aws_sdk_iot::Client, ca_pem: &str) -> Option<(String, 
                 desc.status().unwrap().as_str().to_string(),
                 desc.certificate_mode()
                     .map(|m| m.as_str().to_string())
+                    .unwrap_or_default(),
+                desc.auto_registration_status()
+                    .map(|a| a.as_str().to_string())
                     .unwrap_or_default(),
             ));
         }
@@ -204,4 +208,56 @@ pub fn check_device_certificate(
         (not_after - expected).abs() < 600,
         "{device}: notAfter {not_after} is not {expected_days} days after issuance ({issued_after})"
     );
+}
+
+/// What AWS holds against what `spec` says, read with raw SDK calls (not
+/// the attachments fleetcert recorded on each thing): for every device, its
+/// thing with the spec's attributes, exactly one ACTIVE certificate attached
+/// to it, carrying exactly the spec's policies; for every policy, a default
+/// version whose document is the spec's. Returns the differences found.
+pub async fn spec_differences(
+    iot: &aws_sdk_iot::Client,
+    spec: &fleetcert::spec::Spec,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, wanted) in &spec.devices {
+        let Some(state) = device(iot, name).await else {
+            problems.push(format!("{name}: no thing"));
+            continue;
+        };
+        let mut attributes = state.attributes.clone();
+        attributes.remove(fleetcert::spec::RESERVED_ATTRIBUTE);
+        if attributes != wanted.attributes {
+            problems.push(format!(
+                "{name}: attributes {attributes:?}, the spec says {:?}",
+                wanted.attributes
+            ));
+        }
+        match state.active.as_slice() {
+            [(_, _, policies)] if policies == &wanted.policies => {}
+            [(id, _, policies)] => problems.push(format!(
+                "{name}: certificate {id} carries {policies:?}, the spec says {:?}",
+                wanted.policies
+            )),
+            other => problems.push(format!(
+                "{name}: {} ACTIVE certificates attached: {:?}",
+                other.len(),
+                state.statuses
+            )),
+        }
+    }
+    for (name, policy) in &spec.policies {
+        let live = iot.get_policy().policy_name(name).send().await;
+        let live: Option<serde_json::Value> = live
+            .ok()
+            .and_then(|p| p.policy_document().map(str::to_string))
+            .and_then(|d| serde_json::from_str(&d).ok());
+        if live.as_ref() != Some(&policy.document) {
+            problems.push(format!(
+                "policy {name}: AWS holds {live:?}, the spec says {}",
+                policy.document
+            ));
+        }
+    }
+    problems
 }

@@ -76,10 +76,18 @@ async fn two_concurrent_applies_never_interleave() {
     );
     assert!(saw_the_other, "the two applies never met at the lock");
 
-    // The end state is correct, and no device got two certificates.
-    let plan = run(account
-        .fleetcert(fleet.path())
-        .args(["plan", "--detailed-exitcode"]));
+    // The end state is correct in AWS (read back with raw SDK calls, and by
+    // a plan that reads every attachment), and no device got two certificates.
+    let spec = fleetcert::spec::load(&fleet.path().join("fleet.yaml")).unwrap();
+    let iot = account.iot().await;
+    let differences = crate::aws_check::spec_differences(&iot, &spec).await;
+    assert!(differences.is_empty(), "{differences:#?}");
+    let plan = run(account.fleetcert(fleet.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--refresh",
+        "full",
+    ]));
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
     let counts = live_certificates_per_device(&account).await;
     let devices = [
@@ -113,6 +121,8 @@ async fn a_dead_holder_is_released_with_force_unlock() {
         .await
         .unwrap();
 
+    let writes_before = account.writes().len();
+    let reads_before = account.counters();
     let blocked = run(account
         .fleetcert(fleet.path())
         .args(["apply", "--auto-approve"]));
@@ -124,8 +134,25 @@ async fn a_dead_holder_is_released_with_force_unlock() {
         "{}",
         blocked.stderr
     );
-    // Nothing was read or changed while locked out.
-    assert!(!account.counters().contains_key("iot:CreatePolicy"));
+    // Nothing was read or changed while locked out: no write of any phase
+    // (the CA's comes first) reached AWS, and the only reads were the lock's.
+    let writes: Vec<(String, String)> = account.writes().split_off(writes_before);
+    let lock_path = "/things/fleetcert-lock-factory-a";
+    assert!(
+        writes.iter().all(|(_, path)| path == lock_path),
+        "writes while locked out: {writes:?}"
+    );
+    let mut calls = account.counters();
+    for (op, n) in &reads_before {
+        *calls.get_mut(op).unwrap() -= n;
+    }
+    calls.retain(|_, n| *n > 0);
+    eprintln!("calls while locked out: {calls:?}, writes: {writes:?}");
+    let lock_ops = ["iot:DescribeThing", "iot:CreateThing", "iot:UpdateThing"];
+    assert!(
+        calls.keys().all(|op| lock_ops.contains(&op.as_str())),
+        "calls while locked out: {calls:?}"
+    );
 
     // Planning takes no lock.
     let plan = run(account.fleetcert(fleet.path()).args(["plan"]));

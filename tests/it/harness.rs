@@ -219,6 +219,44 @@ impl<'e> Account<'e> {
         self.emulator.counters(&self.id)
     }
 
+    /// The faults the emulator injected into this account's requests, by
+    /// kind (`5xx`, `5xx_after`, `drop`), summed over operations.
+    pub fn faults(&self) -> std::collections::BTreeMap<String, u64> {
+        let all = self.emulator.control("GET", "counters", None);
+        let mut faults = std::collections::BTreeMap::new();
+        for (scope, kinds) in all["faults"].as_object().into_iter().flatten() {
+            if !scope.starts_with(&format!("{}/", self.id)) {
+                continue;
+            }
+            for (kind, ops) in kinds.as_object().into_iter().flatten() {
+                let n: u64 = ops
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, n)| n.as_u64())
+                    .sum();
+                *faults.entry(kind.clone()).or_insert(0) += n;
+            }
+        }
+        faults
+    }
+
+    /// This account's mutating requests, in arrival order: (operation, path).
+    pub fn writes(&self) -> Vec<(String, String)> {
+        let all = self.emulator.control("GET", "writes", None);
+        all.as_array()
+            .into_iter()
+            .flatten()
+            .filter(|w| w["account"] == self.id.as_str())
+            .map(|w| {
+                (
+                    w["operation"].as_str().unwrap_or_default().to_string(),
+                    w["path"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
     /// How many of this account's requests the emulator throttled.
     pub fn throttled(&self) -> u64 {
         let all = self.emulator.control("GET", "counters", None);

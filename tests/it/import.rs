@@ -9,6 +9,24 @@ use crate::emulator_flow::{create_active_root_ca, issue, p256_csr};
 use crate::fleet_dir::{apply_ok, run};
 use crate::harness::{Account, shared};
 
+/// Every file under `dir`: path relative to it -> contents.
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let relative = path.strip_prefix(dir).unwrap().display().to_string();
+                files.insert(relative, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
 #[tokio::test]
 async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
     let account = Account::new(shared());
@@ -69,6 +87,7 @@ async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
 
     let dir = tempfile::tempdir().unwrap();
     let out_dir = dir.path().join("fleet");
+    let writes_before = account.writes().len();
     let imported = run(account
         .fleetcert(dir.path())
         .args([
@@ -90,7 +109,10 @@ async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
         insta::assert_snapshot!("imported_fleet_yaml", yaml);
     });
     assert!(out_dir.join("policies/hand-telemetry.json").exists());
-    // Importing again over it is refused without --force.
+    // Importing again over it is refused without --force: the files on disk
+    // stay as they were, and import (a reader) wrote nothing to AWS.
+    let files_before = files_under(&out_dir);
+    std::fs::write(out_dir.join("fleet.yaml"), format!("{yaml}# reviewed\n")).unwrap();
     let again = run(account
         .fleetcert(dir.path())
         .args([
@@ -102,7 +124,21 @@ async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
             "--out-dir",
         ])
         .arg(&out_dir));
-    assert_eq!(again.code, 1);
+    assert_eq!(again.code, 1, "{}{}", again.stdout, again.stderr);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("fleet.yaml")).unwrap(),
+        format!("{yaml}# reviewed\n"),
+        "the refused import overwrote fleet.yaml"
+    );
+    std::fs::write(out_dir.join("fleet.yaml"), &yaml).unwrap();
+    assert_eq!(
+        files_under(&out_dir),
+        files_before,
+        "the refused import changed files"
+    );
+    let writes: Vec<_> = account.writes().split_off(writes_before);
+    assert!(writes.is_empty(), "import wrote to AWS: {writes:?}");
 
     run(account.fleetcert(&out_dir).args(["validate"])).success();
     let plan = run(account

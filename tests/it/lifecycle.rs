@@ -53,12 +53,71 @@ fn set_clock(emulator: &Emulator, offset_seconds: i64) {
     );
 }
 
+/// Past the rotation overlap (fleetcert's clock two days on), the old
+/// certificates (`old_serials`: device -> (id, serial)) are retired:
+/// revoked in PCA and in IoT, leaving the new one ACTIVE.
+async fn retire_after_the_overlap(
+    emulator: &Emulator,
+    account: &Account<'_>,
+    fleet: &FleetDir,
+    devices: &[&str],
+    old_serials: &BTreeMap<&str, (String, String)>,
+) {
+    let iot = account.iot().await;
+    // After the overlap (fleetcert's clock two days on): the old ones are
+    // retired, revoked in PCA and in IoT. The plan made as of then is saved
+    // and applied as reviewed (apply itself always plans against now).
+    let in_2_days = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(2 * 24))
+        .unwrap()
+        .to_string();
+    let retire = run(account.fleetcert(fleet.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--at",
+        &in_2_days,
+        "--out",
+        "retire.plan",
+    ]));
+    assert_eq!(retire.code, 2, "{}", retire.stdout);
+    assert!(retire.stdout.contains("3 to revoke"), "{}", retire.stdout);
+    run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "retire.plan"]))
+    .success();
+    let revoked = revocations(emulator, &account.id);
+    for device in devices {
+        let state = aws_check::device(&iot, device).await.unwrap();
+        assert_eq!(
+            state.active.len(),
+            1,
+            "{device}: exactly one ACTIVE certificate after the overlap"
+        );
+        assert_ne!(
+            serial_of(&state.active[0].1),
+            old_serials[*device].1,
+            "{device}: the new certificate remains"
+        );
+        assert_eq!(
+            revoked.get(&old_serials[*device].1).map(String::as_str),
+            Some("SUPERSEDED"),
+            "{device}: {revoked:?}"
+        );
+        assert_eq!(
+            aws_check::certificate_status(&iot, &old_serials[*device].0).await,
+            "REVOKED",
+            "{device}: the retired certificate's IoT status"
+        );
+    }
+}
+
 #[tokio::test]
 async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap() {
     // Its own emulator: the test moves the PCA's clock.
     let emulator = Emulator::start(&[]);
     let devices = ["rot-1", "rot-2", "rot-3"];
-    let lifecycle = "  rotation_overlap: 4s\n  retire: revoke\n";
+    // A day of overlap: no plan races its end, reached with `plan --at`.
+    let lifecycle = "  rotation_overlap: 1d\n  retire: revoke\n";
 
     // Fleet "fresh": issued now. Fleet "aged": issued 9 days ago (10-day validity).
     let fresh_account = Account::new(&emulator);
@@ -118,7 +177,8 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
     for device in devices {
         let state = aws_check::device(&iot, device).await.unwrap();
         assert_eq!(state.active.len(), 1);
-        old_serials.insert(device, serial_of(&state.active[0].1));
+        let (id, pem, _) = &state.active[0];
+        old_serials.insert(device, (id.clone(), serial_of(pem)));
     }
     apply_ok(&aged_account, aged.path());
     for device in devices {
@@ -146,33 +206,7 @@ async fn certificates_rotate_before_expiry_and_old_ones_retire_after_the_overlap
         during.stdout
     );
 
-    // After the overlap: the old ones are retired, and revoked in PCA.
-    std::thread::sleep(std::time::Duration::from_secs(5));
-    let retire = run(aged_account
-        .fleetcert(aged.path())
-        .args(["plan", "--detailed-exitcode"]));
-    assert_eq!(retire.code, 2, "{}", retire.stdout);
-    assert!(retire.stdout.contains("3 to revoke"), "{}", retire.stdout);
-    apply_ok(&aged_account, aged.path());
-    let revoked = revocations(&emulator, &aged_account.id);
-    for device in devices {
-        let state = aws_check::device(&iot, device).await.unwrap();
-        assert_eq!(
-            state.active.len(),
-            1,
-            "{device}: exactly one ACTIVE certificate after the overlap"
-        );
-        assert_ne!(
-            serial_of(&state.active[0].1),
-            old_serials[device],
-            "{device}: the new certificate remains"
-        );
-        assert_eq!(
-            revoked.get(&old_serials[device]).map(String::as_str),
-            Some("SUPERSEDED"),
-            "{device}: {revoked:?}"
-        );
-    }
+    retire_after_the_overlap(&emulator, &aged_account, &aged, &devices, &old_serials).await;
     let settled = run(aged_account
         .fleetcert(aged.path())
         .args(["plan", "--detailed-exitcode"]))
@@ -430,32 +464,22 @@ async fn losing_most_of_the_device_list_is_refused_without_allow_destructive() {
         refused.stderr
     );
 
-    // Nothing changed.
+    // Nothing changed, in AWS or on disk.
     let iot = account.iot().await;
+    let mut certificates = BTreeMap::new();
     for name in &all {
-        assert_eq!(
-            aws_check::device(&iot, name).await.unwrap().active.len(),
-            1,
-            "{name} was touched"
-        );
+        let state = aws_check::device(&iot, name).await.unwrap();
+        assert_eq!(state.active.len(), 1, "{name} was touched");
+        certificates.insert(name.to_string(), state.active[0].0.clone());
     }
+    let files = device_files(fleet.path());
+    assert_eq!(files.len(), 50 * 5, "five files per device");
+
     // Too many destructive changes by count trips the guard too.
-    let small = FleetDir::with_spec(&spec(
-        "guarded",
-        &all,
-        "  on_removal: deactivate\n  max_destructive_changes: 2\n",
-    ));
-    std::fs::write(
-        small.spec_path(),
-        spec(
-            "guarded",
-            &all[..47],
-            "  on_removal: deactivate\n  max_destructive_changes: 2\n",
-        ),
-    )
-    .unwrap();
+    let lifecycle = "  on_removal: deactivate\n  max_destructive_changes: 2\n";
+    std::fs::write(fleet.spec_path(), spec("guarded", &all[..47], lifecycle)).unwrap();
     let refused = run(account
-        .fleetcert(small.path())
+        .fleetcert(fleet.path())
         .args(["apply", "--auto-approve"]));
     assert_eq!(refused.code, 1);
     assert!(
@@ -465,9 +489,49 @@ async fn losing_most_of_the_device_list_is_refused_without_allow_destructive() {
         "{}",
         refused.stderr
     );
-    // With --allow-destructive it goes through.
+    for name in &all[47..] {
+        assert_eq!(
+            aws_check::certificate_status(&iot, &certificates[*name]).await,
+            "ACTIVE",
+            "{name}: refused, yet changed"
+        );
+    }
+    // With --allow-destructive it goes through: the removed devices' certificates
+    // are INACTIVE, the others as they were; no file changed (keys stay).
     run(account
-        .fleetcert(small.path())
+        .fleetcert(fleet.path())
         .args(["apply", "--auto-approve", "--allow-destructive"]))
     .success();
+    for (name, id) in &certificates {
+        let removed = all[47..].contains(&name.as_str());
+        assert_eq!(
+            aws_check::certificate_status(&iot, id).await,
+            if removed { "INACTIVE" } else { "ACTIVE" },
+            "{name}"
+        );
+    }
+    assert_eq!(device_files(fleet.path()), files, "files on disk changed");
+    assert!(
+        revocations(shared(), &account.id).is_empty(),
+        "deactivate never revokes"
+    );
+    let settled = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]))
+    .success();
+    assert!(settled.stdout.contains("No changes."), "{}", settled.stdout);
+}
+
+/// Every file under `dir/out`: relative path -> contents.
+fn device_files(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for device in std::fs::read_dir(dir.join("out")).unwrap() {
+        let device = device.unwrap().path();
+        for file in std::fs::read_dir(&device).unwrap() {
+            let path = file.unwrap().path();
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            files.insert(relative, std::fs::read(&path).unwrap());
+        }
+    }
+    files
 }

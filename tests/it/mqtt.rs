@@ -151,9 +151,31 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
     let out = fleet.path().join("out");
     let _broker = start_broker(tls.path(), port, &out.join("sensor-003/chain.pem"), &server);
 
-    // A subscriber (gateway-01) waits for one message; sensor-003 publishes it.
-    let mut subscriber = Command::new(tool("mosquitto_sub"));
-    subscriber
+    // sensor-003 publishes a retained message (QoS 1: mosquitto_pub exits 0
+    // only once the broker acknowledged it), then a subscriber (gateway-01)
+    // receives it whenever it connects: no wait for the subscriber to be ready.
+    let published = client(
+        port,
+        &server.ca_cert,
+        &out.join("sensor-003/certificate.pem"),
+        &out.join("sensor-003/private-key.pem"),
+        "sensor-003",
+    )
+    .args([
+        "-t",
+        "factory-a/sensor-003/telemetry",
+        "-m",
+        "hello from sensor-003",
+        "-r",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        published.status.success(),
+        "the device could not publish: {}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let received = Command::new(tool("mosquitto_sub"))
         .args([
             "-h",
             "localhost",
@@ -174,32 +196,8 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
         .arg(out.join("gateway-01/certificate.pem"))
         .arg("--key")
         .arg(out.join("gateway-01/private-key.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let subscriber = subscriber.spawn().expect("start mosquitto_sub");
-    std::thread::sleep(Duration::from_millis(700));
-
-    let published = client(
-        port,
-        &server.ca_cert,
-        &out.join("sensor-003/certificate.pem"),
-        &out.join("sensor-003/private-key.pem"),
-        "sensor-003",
-    )
-    .args([
-        "-t",
-        "factory-a/sensor-003/telemetry",
-        "-m",
-        "hello from sensor-003",
-    ])
-    .output()
-    .unwrap();
-    assert!(
-        published.status.success(),
-        "the device could not publish: {}",
-        String::from_utf8_lossy(&published.stderr)
-    );
-    let received = subscriber.wait_with_output().unwrap();
+        .output()
+        .expect("run mosquitto_sub");
     assert!(
         received.status.success(),
         "the subscriber failed: {}",
@@ -211,6 +209,8 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
     );
 
     // A certificate from another CA is refused by the TLS handshake.
+    let log = tls.path().join("mosquitto.log");
+    let log_before = std::fs::read_to_string(&log).unwrap().len();
     let foreign = make_pki(tls.path(), "foreign", "Some Other CA", "sensor-003", &[]);
     let refused = client(
         port,
@@ -222,8 +222,23 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
     .args(["-t", "factory-a/sensor-003/telemetry", "-m", "intruder"])
     .output()
     .unwrap();
+    let client_said = String::from_utf8_lossy(&refused.stderr).into_owned();
+    let broker_said = std::fs::read_to_string(&log).unwrap()[log_before..].to_string();
     assert!(
         !refused.status.success(),
         "a certificate from another CA was accepted"
+    );
+    // The refusal is the TLS handshake's: the broker's OpenSSL could not
+    // verify the client certificate and dropped the connection before any
+    // MQTT was spoken (the client only sees the connection go; TLS 1.3
+    // verifies the client after the client's side of the handshake is done),
+    // not an MQTT CONNACK refusal, a timeout or a wrong port.
+    assert!(
+        broker_said.contains("OpenSSL Error") && broker_said.contains("certificate verify failed"),
+        "the broker log does not show a failed certificate verification:\n{broker_said}"
+    );
+    assert!(
+        !client_said.contains("Connection Refused") && !client_said.contains("timed out"),
+        "mosquitto_pub was refused by MQTT, not by TLS: {client_said}"
     );
 }

@@ -69,11 +69,21 @@ async fn root_fleet_applies_from_empty_converges_and_matches_aws() {
     let (_, status, key_algorithm, ca_pem) = aws_check::fleet_ca(&pca, &spec.fleet).await;
     assert_eq!(status, "ACTIVE");
     assert_eq!(key_algorithm, "EC_prime256v1");
-    let (iot_status, mode) = aws_check::iot_ca(&iot, &ca_pem)
+    // The CA's IoT registration (DescribeCACertificate) is the spec's:
+    // `iot: {mode: default, status: active, auto_registration: false}`.
+    let (iot_status, mode, auto_registration) = aws_check::iot_ca(&iot, &ca_pem)
         .await
         .expect("the CA is registered in IoT");
+    let wanted = spec.ca.iot();
+    assert_eq!(
+        wanted.mode,
+        fleetcert::spec::IotMode::Default,
+        "the root fleet.yaml"
+    );
+    assert!(!wanted.auto_registration, "the root fleet.yaml");
     assert_eq!(iot_status, "ACTIVE");
     assert_eq!(mode, "DEFAULT");
+    assert_eq!(auto_registration, "DISABLE");
 
     for (name, device) in &spec.devices {
         let state = aws_check::device(&iot, name)

@@ -1,11 +1,14 @@
 //! Changing the spec gives a plan with exactly those changes, with reasons
-//! and policy diffs, and apply converges again.
+//! and policy diffs, and apply converges again: AWS, read back with raw SDK
+//! calls, holds the changed spec, and a plan that reads every attachment
+//! from AWS (`--refresh full`) finds nothing left to do.
 
+use crate::aws_check;
 use crate::fleet_dir::{FleetDir, apply_ok, run};
 use crate::harness::{Account, shared};
 
-#[test]
-fn each_spec_change_is_planned_exactly_and_converges() {
+#[tokio::test]
+async fn each_spec_change_is_planned_exactly_and_converges() {
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
     apply_ok(&account, fleet.path());
@@ -48,9 +51,22 @@ fn each_spec_change_is_planned_exactly_and_converges() {
     });
 
     apply_ok(&account, fleet.path());
-    let again = run(account
-        .fleetcert(fleet.path())
-        .args(["plan", "--detailed-exitcode"]))
+    // Converged in AWS itself, not in what fleetcert recorded on the things.
+    let spec = fleetcert::spec::load(&fleet.spec_path()).unwrap();
+    assert_eq!(
+        spec.devices["sensor-002"].policies,
+        ["ota", "telemetry"].map(String::from).into(),
+        "the edited spec"
+    );
+    let iot = account.iot().await;
+    let differences = aws_check::spec_differences(&iot, &spec).await;
+    assert!(differences.is_empty(), "{differences:#?}");
+    let again = run(account.fleetcert(fleet.path()).args([
+        "plan",
+        "--detailed-exitcode",
+        "--refresh",
+        "full",
+    ]))
     .success();
     assert!(again.stdout.contains("No changes."), "{}", again.stdout);
 }

@@ -97,16 +97,39 @@ fn examples_conform_to_the_schema() {
     }
 }
 
+/// Whether `fleetcert::spec::load` accepts `yaml` as a fleet.yaml of its own.
+fn loader_accepts(yaml: &str) -> Result<(), String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    fleetcert::spec::load(&path)
+        .map(|_| ())
+        .map_err(|e| e.render(false))
+}
+
 #[test]
 fn the_schema_rejects_what_the_loader_rejects() {
     let validator = jsonschema::validator_for(&schema()).unwrap();
+    // A spec both accept, and mistakes in it that the loader refuses: the
+    // schema (what editors check as one types) must refuse each of them too.
+    let good = "version: 1\nfleet: a\nca: {subject: {common_name: X}}\n";
+    let value: Value = serde_saphyr::from_str(good).unwrap();
+    assert!(validator.is_valid(&value), "the schema refuses:\n{good}");
+    loader_accepts(good).unwrap_or_else(|e| panic!("the loader refuses:\n{good}\n{e}"));
     for bad in [
         "version: 2\nfleet: a\nca: {subject: {common_name: X}}\n",
         "version: 1\nfleet: a b\nca: {subject: {common_name: X}}\n",
         "version: 1\nfleet: a\nca: {subject: {common_name: X}}\ndevcies: []\n",
         "version: 1\nfleet: a\nca: {subject: {common_name: X}, iot: {mode: SNI_ONLY}}\n",
         "version: 1\nfleet: a\nca: {subject: {common_name: X}}\ndevices: [{name: a, validity: 2w}]\n",
+        "version: 1\nfleet: a\nca: {subject: {common_name: X}}\ndevices: [{name: a b}]\n",
+        "version: 1\nfleet: a\nca: {subject: {common_name: X}}\nrate_limits: {\"iot:RegisterCertificate\": 0}\n",
+        "version: 1\nfleet: a\nca: {subject: {common_name: X}}\nlifecycle: {on_removal: shred}\n",
     ] {
+        assert!(
+            loader_accepts(bad).is_err(),
+            "the loader accepts (a bad example):\n{bad}"
+        );
         let value: Value = serde_saphyr::from_str(bad).unwrap();
         assert!(!validator.is_valid(&value), "the schema accepts:\n{bad}");
     }

@@ -57,6 +57,9 @@ impl Loader {
                                 CsrError::BadSignature => {
                                     "make a new CSR on the device; a CSR must be signed by the key it carries"
                                 }
+                                CsrError::BadBase64 { .. } => {
+                                    "the lines between BEGIN and END must be the request's base64 as the device wrote it: copy the CSR file from the device again"
+                                }
                                 _ => {
                                     "a CSR is a PEM file starting with -----BEGIN CERTIFICATE REQUEST-----"
                                 }

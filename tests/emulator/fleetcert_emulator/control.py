@@ -5,8 +5,10 @@ GET  /_fleetcert/config             -> current config
 POST /_fleetcert/config             <- partial config object; returns the new config
                                        (fail_requests: rules of requests that always fail)
 GET  /_fleetcert/counters           -> the counters map at top level, plus "throttled",
-                                       "denied" and "resources" (see README)
-POST /_fleetcert/counters/reset
+                                       "denied", "resources" and "faults" (see README)
+GET  /_fleetcert/writes             -> [{"account","region","operation","path"}]: every
+                                       mutating request, in arrival order
+POST /_fleetcert/counters/reset     (also clears faults, writes and denials)
 POST /_fleetcert/reset              -> moto reset + all emulator state + launch config
 GET  /_fleetcert/pca/revocations    -> [{"account","ca_arn","serial","reason","revoked_at"}]
 POST /_fleetcert/iam/policy         <- {"access_key_id", "policy": <IAM policy JSON>, "user"?}
@@ -92,11 +94,15 @@ def apply_config(patch: dict) -> dict:
                 new[k] = resolve_fail_requests(v)
             elif k == "fault_seed":
                 new[k] = None if v is None else int(v)
+            elif k == "quota_clock":
+                if v not in ("wall", "test"):
+                    raise BadRequest("quota_clock must be 'wall' or 'test'")
+                new[k] = v
         state.config.clear()
         state.config.update(new)
         if "fault_seed" in patch:
             state.reseed()
-        if "quotas" in patch:
+        if "quotas" in patch or "quota_clock" in patch:
             buckets.clear()
         return dict(state.config)
 
@@ -168,7 +174,11 @@ def handle(environ, start_response):
             out["throttled"] = snap["throttled"]
             out["denied"] = snap["denied"]
             out["resources"] = snap["resources"]
+            out["faults"] = snap["faults"]
             return _json(start_response, 200, out)
+        if path == "/_fleetcert/writes" and method == "GET":
+            with state.LOCK:
+                return _json(start_response, 200, list(state.writes))
         if path == "/_fleetcert/counters/reset" and method == "POST":
             state.reset_counters()
             return _json(start_response, 200, {"ok": True})

@@ -124,6 +124,11 @@ def _drop(environ):
     raise DropConnection("fleetcert emulator: injected connection drop")
 
 
+def _count_fault(key: str, kind: str, op: str | None) -> None:
+    with state.LOCK:
+        state.faults[key][kind][op or "unknown"] += 1
+
+
 class EmulatorMiddleware:
     def __init__(self, app):
         self.app = app
@@ -147,6 +152,8 @@ class EmulatorMiddleware:
                 for arn in resources:
                     if arn != "*":
                         state.resources[key][op][arn] += 1
+            if state.is_write(op) and len(state.writes) < state.WRITES_CAP:
+                state.writes.append({"account": account, "region": region, "operation": op, "path": path})
             # always draw three numbers so a seed gives the same sequence whatever the rates
             r_drop, r_5xx, r_after = state.rng.random(), state.rng.random(), state.rng.random()
             latency = cfg.get("latency_ms") or 0
@@ -154,6 +161,9 @@ class EmulatorMiddleware:
             drop = r_drop < (cfg.get("fault_drop_rate") or 0)
             f5xx = r_5xx < (cfg.get("fault_5xx_rate") or 0)
             after = r_after < (cfg.get("fault_5xx_after_rate") or 0)
+            # the token buckets' clock: wall time, or the test clock
+            bucket_now = (float(cfg.get("clock_offset_seconds") or 0)
+                          if cfg.get("quota_clock") == "test" else None)
             failing = next(
                 (r for r in cfg.get("fail_requests") or []
                  if r["operation"] == op and r["path_contains"] in path
@@ -165,13 +175,14 @@ class EmulatorMiddleware:
             time.sleep(latency / 1000.0)
         if drop:
             log.info("drop %s %s", key, op)
+            _count_fault(key, "drop", op)
             _drop(environ)
         denial = _iam_check(environ, op, service, account, region, key, resources)
         if denial:
             status, headers, body = denial
             start_response(status, headers)
             return body
-        if rate and not buckets.take((account, region, op), rate):
+        if rate and not buckets.take((account, region, op), rate, bucket_now):
             with state.LOCK:
                 state.throttled[key][op] += 1
             status, headers, body = throttle_response(service)
@@ -184,6 +195,7 @@ class EmulatorMiddleware:
                 return body
             failing = None
         if f5xx:
+            _count_fault(key, "5xx", op)
             status, headers, body = fault_response(service)
             start_response(status, headers)
             return body
@@ -212,6 +224,7 @@ class EmulatorMiddleware:
             return body_
         if after:
             log.info("5xx-after %s %s (moto answered %s)", key, op, captured.get("status"))
+            _count_fault(key, "5xx_after", op)
             status, headers, body_ = fault_response(service)
             start_response(status, headers)
             return body_

@@ -90,16 +90,22 @@ class Buckets:
         with self._lock:
             self._b.clear()
 
-    def take(self, key: tuple, rate: float) -> bool:
-        """True if a request may proceed (a token was taken)."""
+    def take(self, key: tuple, rate: float, now: float | None = None) -> bool:
+        """True if a request may proceed (a token was taken).
+
+        ``now`` is the bucket clock in seconds (default: the monotonic wall
+        clock; the test clock when config ``quota_clock`` is ``"test"``).
+        """
         if rate is None or rate <= 0:
             return True
-        now = time.monotonic()
+        if now is None:
+            now = time.monotonic()
         with self._lock:
             tokens, last, old_rate = self._b.get(key, (rate, now, rate))
             if old_rate != rate:
                 tokens = min(tokens, rate)
-            tokens = min(rate, tokens + (now - last) * rate)
+            # a clock moved backwards refills nothing (and takes nothing away)
+            tokens = min(rate, tokens + max(0.0, now - last) * rate)
             if tokens >= 1.0:
                 self._b[key] = (tokens - 1.0, now, rate)
                 return True

@@ -28,6 +28,10 @@ DEFAULT_CONFIG = {
     "fault_seed": None,
     "request_in_progress_calls": 0,
     "clock_offset_seconds": 0,
+    # "wall": token buckets refill with real time; "test": only as
+    # clock_offset_seconds moves forward, so a test can exhaust a bucket and
+    # refill it without racing the wall clock
+    "quota_clock": "wall",
     # [{"operation", "path_contains", "status", "code", "message"}]: requests
     # that always fail with that error (a deterministic per-resource failure)
     "fail_requests": [],
@@ -51,6 +55,14 @@ denials: list[dict] = []
 
 # access key id -> {"statements": [...], "document": <as set>, "user_arn": str}
 iam_policies: dict[str, dict] = {}
+# "<account>/<region>" -> fault kind ("5xx", "5xx_after", "drop") -> operation -> count
+faults: dict[str, dict[str, dict[str, int]]] = defaultdict(
+    lambda: defaultdict(lambda: defaultdict(int)))
+# Every mutating request (an operation that is not Describe*/List*/Get*),
+# in arrival order: {"account", "region", "operation", "path"}. Capped so a
+# long benchmark cannot grow it without bound.
+writes: list[dict] = []
+WRITES_CAP = 100_000
 
 # PCA revocations, as shown by GET /_fleetcert/pca/revocations
 revocations: list[dict] = []
@@ -77,11 +89,20 @@ def reseed() -> None:
 
 def set_launch_config(cfg: dict) -> None:
     global launch_config
-    launch_config = copy.deepcopy(cfg)
+    # keys the launcher does not set keep their defaults
+    launch_config = copy.deepcopy({**DEFAULT_CONFIG, **cfg})
     with LOCK:
         config.clear()
-        config.update(copy.deepcopy(cfg))
+        config.update(copy.deepcopy(launch_config))
         reseed()
+
+
+def is_write(op: str | None) -> bool:
+    """Whether an operation changes state (AWS names reads Describe/List/Get)."""
+    if not op or ":" not in op:
+        return False
+    name = op.split(":", 1)[1]
+    return not name.startswith(("Describe", "List", "Get")) and name != "Unknown"
 
 
 def reset_counters() -> None:
@@ -91,6 +112,8 @@ def reset_counters() -> None:
         denied.clear()
         resources.clear()
         denials.clear()
+        faults.clear()
+        writes.clear()
 
 
 def reset_all() -> None:
@@ -107,6 +130,8 @@ def reset_all() -> None:
         denied.clear()
         resources.clear()
         denials.clear()
+        faults.clear()
+        writes.clear()
         revocations.clear()
         iam_policies.clear()
         for fn in _reset_hooks:
@@ -120,4 +145,5 @@ def snapshot_counters() -> dict:
             "throttled": {k: dict(v) for k, v in throttled.items()},
             "denied": {k: dict(v) for k, v in denied.items()},
             "resources": {k: {op: dict(arns) for op, arns in ops.items()} for k, ops in resources.items()},
+            "faults": {k: {kind: dict(ops) for kind, ops in v.items()} for k, v in faults.items()},
         }
