@@ -43,7 +43,7 @@ pub(super) fn local_error(
     code: &str,
     message: impl Into<String>,
 ) -> CloudError {
-    CloudError::new(operation, resource, code, message)
+    CloudError::local(operation, resource, code, message)
 }
 
 impl Context<'_> {
