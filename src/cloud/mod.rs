@@ -61,7 +61,8 @@ pub struct CloudError {
 }
 
 impl CloudError {
-    /// `operation` answered, but not with what fleetcert needs.
+    /// A failure in or around the AWS call `operation`: an answer without
+    /// what fleetcert needs, or a request that could not be built.
     pub fn new(
         operation: AwsOp,
         resource: impl Into<String>,
