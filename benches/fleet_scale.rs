@@ -24,7 +24,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use fleetcert::cloud::pacing::AWS_DEFAULT_QUOTAS;
+use fleetcert::aws_op::AwsOp;
 use fleetcert::cloud::{DEFAULT_SHARE, default_rate};
 use fleetcert::live::LiveState;
 use fleetcert::plan::{PlanOptions, diff};
@@ -130,9 +130,9 @@ fn write_fleet(dir: &Path, fleet: &str, devices: usize) {
 /// Flags that lift fleetcert's own pacing (for building a fleet fast while
 /// the emulator has no quotas).
 fn unpaced() -> Vec<String> {
-    AWS_DEFAULT_QUOTAS
+    AwsOp::ALL
         .iter()
-        .flat_map(|(op, _)| ["--rate-limit".to_string(), format!("{op}=5000")])
+        .flat_map(|op| ["--rate-limit".to_string(), format!("{op}=5000")])
         .collect()
 }
 
@@ -209,8 +209,9 @@ fn bench_apply(devices: usize) {
     let counts = account.counters();
     let (bound_op, ideal) = counts
         .iter()
-        .map(|(op, n)| (op.clone(), *n as f64 / default_rate(op)))
-        .fold((String::new(), 0.0), |best, (op, secs)| {
+        .filter_map(|(op, n)| Some((op.parse::<AwsOp>().ok()?, *n as f64)))
+        .map(|(op, n)| (op, n / default_rate(op)))
+        .fold((AwsOp::IssueCertificate, 0.0), |best, (op, secs)| {
             if secs > best.1 { (op, secs) } else { best }
         });
     println!(
@@ -218,8 +219,8 @@ fn bench_apply(devices: usize) {
          {DEFAULT_SHARE} of AWS's default quota); ratio {:.3} (target <= 1.2); {} calls, {} throttled",
         elapsed.as_secs_f64(),
         ideal,
-        counts.get(&bound_op).copied().unwrap_or(0),
-        default_rate(&bound_op),
+        counts.get(bound_op.name()).copied().unwrap_or(0),
+        default_rate(bound_op),
         elapsed.as_secs_f64() / ideal,
         counts.values().sum::<u64>(),
         account.throttled()

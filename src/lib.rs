@@ -5,6 +5,7 @@
 //! `cloud` is the only module that talks to AWS, and `commands` wires them up.
 
 pub mod apply;
+pub mod aws_op;
 pub mod cli;
 pub mod cloud;
 pub mod commands;

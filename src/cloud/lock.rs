@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use aws_sdk_iot::types as iot;
 
 use super::{Cloud, CloudError, failed};
+use crate::aws_op::AwsOp;
 
 /// The lock thing as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ impl Cloud {
     pub async fn describe_lock_thing(&self, name: &str) -> Result<Option<LockThing>, CloudError> {
         let request = self.iot.describe_thing().thing_name(name);
         match self
-            .call("iot:DescribeThing", || request.clone().send())
+            .call(AwsOp::DescribeThing, || request.clone().send())
             .await
         {
             Ok(out) => Ok(Some(LockThing {
@@ -37,7 +38,7 @@ impl Cloud {
                     .collect(),
             })),
             Err(e) if e.code() == Some("ResourceNotFoundException") => Ok(None),
-            Err(e) => Err(failed("iot:DescribeThing", name, e)),
+            Err(e) => Err(failed(AwsOp::DescribeThing, name, e)),
         }
     }
 
@@ -49,7 +50,7 @@ impl Cloud {
     pub async fn create_lock_thing(&self, name: &str) -> Result<(), CloudError> {
         let request = self.iot.create_thing().thing_name(name);
         self.call_done_if(
-            "iot:CreateThing",
+            AwsOp::CreateThing,
             name,
             "ResourceAlreadyExistsException",
             || request.clone().send(),
@@ -77,14 +78,14 @@ impl Cloud {
             .attribute_payload(payload.build())
             .expected_version(expected_version);
         match self
-            .call("iot:UpdateThing", || request.clone().send())
+            .call(AwsOp::UpdateThing, || request.clone().send())
             .await
         {
             Ok(_) => Ok(true),
             // A retried attempt that AWS carried out also reads as a conflict:
             // the caller re-reads the thing to see who holds it.
             Err(e) if e.code() == Some("VersionConflictException") => Ok(false),
-            Err(e) => Err(failed("iot:UpdateThing", name, e)),
+            Err(e) => Err(failed(AwsOp::UpdateThing, name, e)),
         }
     }
 
@@ -96,9 +97,9 @@ impl Cloud {
     ) -> Result<BTreeMap<String, String>, CloudError> {
         let request = self.iot.list_policy_versions().policy_name(name);
         let listed = self
-            .call("iot:ListPolicyVersions", || request.clone().send())
+            .call(AwsOp::ListPolicyVersions, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:ListPolicyVersions", name, e))?;
+            .map_err(|e| failed(AwsOp::ListPolicyVersions, name, e))?;
         let mut documents = BTreeMap::new();
         for version in listed.policy_versions() {
             let Some(id) = version.version_id() else {
@@ -110,9 +111,9 @@ impl Cloud {
                 .policy_name(name)
                 .policy_version_id(id);
             let got = self
-                .call("iot:GetPolicyVersion", || request.clone().send())
+                .call(AwsOp::GetPolicyVersion, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:GetPolicyVersion", format!("{name} v{id}"), e))?;
+                .map_err(|e| failed(AwsOp::GetPolicyVersion, format!("{name} v{id}"), e))?;
             documents.insert(
                 id.to_string(),
                 super::read::canonical_json(got.policy_document().unwrap_or("")),

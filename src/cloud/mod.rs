@@ -25,13 +25,34 @@ use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 use pacing::Failed;
 
+use crate::aws_op::AwsOp;
+
+/// What a [`CloudError`] is about: an AWS call, or one of fleetcert's own
+/// steps around the calls (reading the AWS configuration, checking what an
+/// apply produced), named by a short label such as `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Aws(AwsOp),
+    Local(&'static str),
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Aws(op) => op.fmt(f),
+            Step::Local(label) => f.write_str(label),
+        }
+    }
+}
+
 /// An AWS call that failed, with the ids it was about and AWS's own code and
 /// message.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{operation} {resource}: {code}: {message}")]
 pub struct CloudError {
-    /// The AWS operation, e.g. `iot:RegisterCertificate`.
-    pub operation: &'static str,
+    /// The AWS operation (shown as `iot:RegisterCertificate`), or the local
+    /// step that failed.
+    pub operation: Step,
     /// What it was about (a device, a certificate id, a policy name...).
     pub resource: String,
     /// AWS's error code (e.g. `ThrottlingException`), or the kind of
@@ -41,14 +62,32 @@ pub struct CloudError {
 }
 
 impl CloudError {
+    /// A failure in or around the AWS call `operation`: an answer without
+    /// what fleetcert needs, or a request that could not be built.
     pub fn new(
-        operation: &'static str,
+        operation: AwsOp,
         resource: impl Into<String>,
         code: &str,
         message: impl Into<String>,
     ) -> Self {
         Self {
-            operation,
+            operation: Step::Aws(operation),
+            resource: resource.into(),
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// One of fleetcert's own steps failed (`step`, e.g. `apply`); no AWS
+    /// call is to blame.
+    pub fn local(
+        step: &'static str,
+        resource: impl Into<String>,
+        code: &str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            operation: Step::Local(step),
             resource: resource.into(),
             code: code.to_string(),
             message: message.into(),
@@ -58,7 +97,7 @@ impl CloudError {
 
 /// Map an SDK error to a [`CloudError`], keeping AWS's code and message.
 fn aws_error<E, R>(
-    operation: &'static str,
+    operation: AwsOp,
     resource: impl Into<String>,
     error: aws_sdk_iot::error::SdkError<E, R>,
 ) -> CloudError
@@ -96,7 +135,7 @@ where
         ),
     };
     CloudError {
-        operation,
+        operation: Step::Aws(operation),
         resource: resource.into(),
         code,
         message,
@@ -105,7 +144,7 @@ where
 
 /// Map a call that failed for good to a [`CloudError`], saying how many
 /// attempts were made when it was retried.
-fn failed<E>(operation: &'static str, resource: impl Into<String>, failed: Failed<E>) -> CloudError
+fn failed<E>(operation: AwsOp, resource: impl Into<String>, failed: Failed<E>) -> CloudError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -158,7 +197,7 @@ impl Cloud {
             .region()
             .map(|r| r.to_string())
             .ok_or_else(|| {
-                CloudError::new(
+                CloudError::local(
                     "configuration",
                     "region",
                     "NoRegion",
@@ -181,9 +220,9 @@ impl Cloud {
     /// Use these requests-per-second limits (operation → rate, e.g.
     /// `iot:RegisterCertificate` → 5) instead of the defaults (a share of
     /// AWS's default quotas, `pacing.rs`). Later calls win per operation.
-    pub fn with_rate_limits(mut self, limits: &BTreeMap<String, f64>) -> Self {
+    pub fn with_rate_limits(mut self, limits: &BTreeMap<AwsOp, f64>) -> Self {
         let mut merged = self.pacer.rates();
-        merged.extend(limits.iter().map(|(op, rate)| (op.clone(), *rate)));
+        merged.extend(limits.iter().map(|(op, rate)| (*op, *rate)));
         self.pacer = Arc::new(Pacer::new(&merged));
         self
     }
@@ -199,13 +238,13 @@ impl Cloud {
     }
 
     /// The rate (requests per second) this client keeps `operation` to.
-    pub fn rate_limit(&self, operation: &str) -> f64 {
+    pub fn rate_limit(&self, operation: AwsOp) -> f64 {
         self.pacer.rate(operation)
     }
 
     /// One AWS call, paced and retried (pacing.rs). `send` builds and sends
     /// the request afresh on every attempt.
-    async fn call<T, E, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Failed<E>>
+    async fn call<T, E, F, Fut>(&self, operation: AwsOp, send: F) -> Result<T, Failed<E>>
     where
         E: ProvideErrorMetadata,
         F: FnMut() -> Fut,

@@ -25,6 +25,8 @@ use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
+use crate::aws_op::AwsOp;
+
 /// The share of AWS's default quota fleetcert uses when nothing says
 /// otherwise: half, leaving the other half to the account's other traffic.
 pub const DEFAULT_SHARE: f64 = 0.5;
@@ -32,66 +34,10 @@ pub const DEFAULT_SHARE: f64 = 0.5;
 /// How often one call is tried before its error is reported.
 const MAX_ATTEMPTS: u32 = 10;
 
-/// AWS's default request-rate quotas (requests per second, per account and
-/// region) for the operations fleetcert calls. DESIGN.md section 5 ("AWS
-/// Private CA endpoints and quotas" and "AWS IoT Core API throttling limits",
-/// AWS General Reference); AWS adjusts these, so they are approximate.
-pub const AWS_DEFAULT_QUOTAS: &[(&str, f64)] = &[
-    ("acm-pca:IssueCertificate", 25.0),
-    ("acm-pca:GetCertificate", 75.0),
-    ("acm-pca:RevokeCertificate", 20.0),
-    ("acm-pca:CreateCertificateAuthority", 1.0),
-    ("acm-pca:DescribeCertificateAuthority", 20.0),
-    ("acm-pca:GetCertificateAuthorityCertificate", 20.0),
-    ("acm-pca:GetCertificateAuthorityCsr", 10.0),
-    ("acm-pca:ImportCertificateAuthorityCertificate", 10.0),
-    ("acm-pca:ListCertificateAuthorities", 20.0),
-    ("acm-pca:ListTags", 20.0),
-    ("acm-pca:TagCertificateAuthority", 10.0),
-    ("iot:RegisterCertificate", 10.0),
-    ("iot:DescribeCertificate", 10.0),
-    ("iot:ListThings", 10.0),
-    ("iot:ListThingPrincipals", 10.0),
-    ("iot:GetPolicy", 10.0),
-    ("iot:AttachPolicy", 15.0),
-    ("iot:AttachThingPrincipal", 100.0),
-    ("iot:CreateThing", 100.0),
-    ("iot:UpdateThing", 100.0),
-    ("iot:DeleteThing", 100.0),
-    ("iot:DescribeThing", 350.0),
-    ("iot:DetachThingPrincipal", 100.0),
-    ("iot:DetachPolicy", 15.0),
-    ("iot:ListAttachedPolicies", 15.0),
-    ("iot:ListPrincipalThings", 10.0),
-    ("iot:ListCertificatesByCA", 10.0),
-    ("iot:UpdateCertificate", 10.0),
-    ("iot:DeleteCertificate", 10.0),
-    ("iot:RegisterCACertificate", 10.0),
-    ("iot:DescribeCACertificate", 10.0),
-    ("iot:ListCACertificates", 10.0),
-    ("iot:UpdateCACertificate", 10.0),
-    ("iot:GetRegistrationCode", 10.0),
-    ("iot:CreatePolicy", 10.0),
-    ("iot:CreatePolicyVersion", 10.0),
-    ("iot:DeletePolicy", 10.0),
-    ("iot:DeletePolicyVersion", 10.0),
-    ("iot:ListPolicies", 10.0),
-    ("iot:ListPolicyVersions", 10.0),
-    ("iot:DescribeEndpoint", 10.0),
-    ("iot:ListThingTypes", 10.0),
-    ("iot:CreateThingType", 15.0),
-    ("iot:TagResource", 10.0),
-    ("iot:ListTagsForResource", 10.0),
-];
-
 /// The rate fleetcert uses for `operation` by default: [`DEFAULT_SHARE`] of
-/// AWS's default quota; operations not in the table get 5/s.
-pub fn default_rate(operation: &str) -> f64 {
-    AWS_DEFAULT_QUOTAS
-        .iter()
-        .find(|(op, _)| *op == operation)
-        .map(|(_, quota)| quota * DEFAULT_SHARE)
-        .unwrap_or(5.0)
+/// AWS's default quota ([`AwsOp::default_quota`]).
+pub fn default_rate(operation: AwsOp) -> f64 {
+    operation.default_quota() * DEFAULT_SHARE
 }
 
 /// One operation's bucket. Generic cell rate: each call reserves the next
@@ -109,8 +55,8 @@ struct Bucket {
 /// Per-operation rate limits, shared by every task of one fleetcert run.
 #[derive(Debug)]
 pub struct Pacer {
-    overrides: BTreeMap<String, f64>,
-    buckets: Mutex<HashMap<&'static str, Bucket>>,
+    overrides: BTreeMap<AwsOp, f64>,
+    buckets: Mutex<HashMap<AwsOp, Bucket>>,
     seed: AtomicU64,
 }
 
@@ -121,8 +67,8 @@ impl Default for Pacer {
 }
 
 impl Pacer {
-    /// `overrides`: operation (`iot:RegisterCertificate`) → requests per second.
-    pub fn new(overrides: &BTreeMap<String, f64>) -> Self {
+    /// `overrides`: operation → requests per second.
+    pub fn new(overrides: &BTreeMap<AwsOp, f64>) -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -136,29 +82,21 @@ impl Pacer {
     }
 
     /// The configured rate of `operation`.
-    pub fn rate(&self, operation: &str) -> f64 {
+    pub fn rate(&self, operation: AwsOp) -> f64 {
         self.overrides
-            .get(operation)
+            .get(&operation)
             .copied()
             .filter(|r| r.is_finite() && *r > 0.0)
             .unwrap_or_else(|| default_rate(operation))
     }
 
-    /// Every configured rate that differs from the default, and the defaults
-    /// for the operations in the quota table.
-    pub fn rates(&self) -> BTreeMap<String, f64> {
-        let mut all: BTreeMap<String, f64> = AWS_DEFAULT_QUOTAS
-            .iter()
-            .map(|(op, _)| (op.to_string(), self.rate(op)))
-            .collect();
-        for (op, rate) in &self.overrides {
-            all.insert(op.clone(), *rate);
-        }
-        all
+    /// The rate in force for every operation.
+    pub fn rates(&self) -> BTreeMap<AwsOp, f64> {
+        AwsOp::ALL.iter().map(|op| (*op, self.rate(*op))).collect()
     }
 
     /// Wait for `operation`'s next slot.
-    pub async fn acquire(&self, operation: &'static str) {
+    pub async fn acquire(&self, operation: AwsOp) {
         let slot = {
             let mut buckets = self.buckets.lock().expect("pacer");
             let now = Instant::now();
@@ -179,9 +117,9 @@ impl Pacer {
 
     /// AWS said slow down: halve the rate (down to a tenth of the
     /// configured one) and push the next slot back.
-    fn throttled(&self, operation: &'static str) {
+    fn throttled(&self, operation: AwsOp) {
         let mut buckets = self.buckets.lock().expect("pacer");
-        if let Some(bucket) = buckets.get_mut(operation) {
+        if let Some(bucket) = buckets.get_mut(&operation) {
             bucket.current = (bucket.current * 0.5).max(bucket.rate * 0.1);
             let pause = Instant::now() + Duration::from_secs_f64(1.0 / bucket.current);
             bucket.next = bucket.next.max(pause);
@@ -189,9 +127,9 @@ impl Pacer {
     }
 
     /// A call went through: recover towards the configured rate.
-    fn succeeded(&self, operation: &'static str) {
+    fn succeeded(&self, operation: AwsOp) {
         let mut buckets = self.buckets.lock().expect("pacer");
-        if let Some(bucket) = buckets.get_mut(operation)
+        if let Some(bucket) = buckets.get_mut(&operation)
             && bucket.current < bucket.rate
         {
             bucket.current = (bucket.current + bucket.rate * 0.05).min(bucket.rate);
@@ -284,7 +222,7 @@ impl<E: ProvideErrorMetadata> Failed<E> {
 /// failures. `send` builds and sends the request afresh on every attempt.
 pub async fn call<T, E, F, Fut>(
     pacer: &Pacer,
-    operation: &'static str,
+    operation: AwsOp,
     mut send: F,
 ) -> Result<T, Failed<E>>
 where
@@ -327,21 +265,24 @@ mod tests {
     #[test]
     fn defaults_are_a_share_of_the_aws_quota_and_overrides_win() {
         let mut overrides = BTreeMap::new();
-        overrides.insert("iot:RegisterCertificate".to_string(), 40.0);
+        overrides.insert(AwsOp::RegisterCertificate, 40.0);
         let pacer = Pacer::new(&overrides);
-        assert_eq!(pacer.rate("iot:RegisterCertificate"), 40.0);
-        assert_eq!(pacer.rate("acm-pca:IssueCertificate"), 25.0 * DEFAULT_SHARE);
-        assert_eq!(pacer.rate("iot:SomethingNew"), 5.0);
+        assert_eq!(pacer.rate(AwsOp::RegisterCertificate), 40.0);
+        assert_eq!(pacer.rate(AwsOp::IssueCertificate), 25.0 * DEFAULT_SHARE);
+        let rates = pacer.rates();
+        assert_eq!(rates.len(), AwsOp::ALL.len());
+        assert_eq!(rates[&AwsOp::RegisterCertificate], 40.0);
+        assert_eq!(rates[&AwsOp::DescribeThing], 350.0 * DEFAULT_SHARE);
     }
 
     #[tokio::test]
     async fn calls_are_spaced_at_the_configured_rate() {
         let mut overrides = BTreeMap::new();
-        overrides.insert("iot:ListThings".to_string(), 50.0);
+        overrides.insert(AwsOp::ListThings, 50.0);
         let pacer = Pacer::new(&overrides);
         let start = Instant::now();
         for _ in 0..11 {
-            pacer.acquire("iot:ListThings").await;
+            pacer.acquire(AwsOp::ListThings).await;
         }
         // 11 calls at 50/s: the last starts 200 ms after the first.
         let elapsed = start.elapsed();
@@ -354,16 +295,16 @@ mod tests {
     #[tokio::test]
     async fn throttling_slows_the_operation_down_then_it_recovers() {
         let pacer = Pacer::new(&BTreeMap::new());
-        pacer.acquire("iot:ListThings").await;
-        let before = pacer.buckets.lock().unwrap()["iot:ListThings"].current;
-        pacer.throttled("iot:ListThings");
-        let after = pacer.buckets.lock().unwrap()["iot:ListThings"].current;
+        pacer.acquire(AwsOp::ListThings).await;
+        let before = pacer.buckets.lock().unwrap()[&AwsOp::ListThings].current;
+        pacer.throttled(AwsOp::ListThings);
+        let after = pacer.buckets.lock().unwrap()[&AwsOp::ListThings].current;
         assert_eq!(after, before / 2.0);
         for _ in 0..100 {
-            pacer.succeeded("iot:ListThings");
+            pacer.succeeded(AwsOp::ListThings);
         }
         assert_eq!(
-            pacer.buckets.lock().unwrap()["iot:ListThings"].current,
+            pacer.buckets.lock().unwrap()[&AwsOp::ListThings].current,
             before
         );
     }

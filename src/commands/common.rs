@@ -38,7 +38,7 @@ pub async fn connect(aws: &AwsArgs, spec: &Spec) -> anyhow::Result<Cloud> {
     };
     // Rate limits: the defaults (cloud/pacing.rs), then the spec's, then the flags'.
     let mut limits = spec.rate_limits.clone();
-    limits.extend(aws.rate_limits.iter().cloned());
+    limits.extend(aws.rate_limits.iter().copied());
     Ok(Cloud::connect(&settings).await?.with_rate_limits(&limits))
 }
 

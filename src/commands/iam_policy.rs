@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::aws_op::AwsOp;
 use crate::cli::{IamMode, IamPolicyArgs};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
@@ -81,20 +82,20 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         .map(|p| iot(&format!("policy/{p}")))
         .collect();
 
-    let mut statements: BTreeMap<&str, (Vec<&str>, Vec<String>)> = BTreeMap::new();
+    let mut statements: BTreeMap<&str, (Vec<AwsOp>, Vec<String>)> = BTreeMap::new();
     // ---- plan and drift: read-only ----
     statements.insert(
         "ReadWithoutResourceTypes",
         (
             vec![
-                "acm-pca:ListCertificateAuthorities",
-                "iot:ListAttachedPolicies",
-                "iot:ListCACertificates",
-                "iot:ListCertificatesByCA",
-                "iot:ListPolicies",
-                "iot:ListPrincipalThings",
-                "iot:ListThingTypes",
-                "iot:ListThings",
+                AwsOp::ListCertificateAuthorities,
+                AwsOp::ListAttachedPolicies,
+                AwsOp::ListCACertificates,
+                AwsOp::ListCertificatesByCA,
+                AwsOp::ListPolicies,
+                AwsOp::ListPrincipalThings,
+                AwsOp::ListThingTypes,
+                AwsOp::ListThings,
             ],
             vec!["*".into()],
         ),
@@ -103,9 +104,9 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         "ReadFleetCa",
         (
             vec![
-                "acm-pca:DescribeCertificateAuthority",
-                "acm-pca:GetCertificateAuthorityCertificate",
-                "acm-pca:ListTags",
+                AwsOp::DescribeCertificateAuthority,
+                AwsOp::GetCertificateAuthorityCertificate,
+                AwsOp::ListTags,
             ],
             vec![ca.clone()],
         ),
@@ -114,49 +115,49 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         "ReadIotResources",
         (
             vec![
-                "iot:DescribeCACertificate",
-                "iot:DescribeCertificate",
-                "iot:GetPolicy",
-                "iot:GetPolicyVersion",
-                "iot:ListPolicyVersions",
-                "iot:ListTagsForResource",
+                AwsOp::DescribeCACertificate,
+                AwsOp::DescribeCertificate,
+                AwsOp::GetPolicy,
+                AwsOp::GetPolicyVersion,
+                AwsOp::ListPolicyVersions,
+                AwsOp::ListTagsForResource,
             ],
             vec![iot("cacert/*"), iot("cert/*"), iot("policy/*")],
         ),
     );
     statements.insert(
         "ReadLock",
-        (vec!["iot:DescribeThing"], vec![lock_thing.clone()]),
+        (vec![AwsOp::DescribeThing], vec![lock_thing.clone()]),
     );
 
     if mode == IamMode::Apply {
-        let mut ca_create = vec!["acm-pca:CreateCertificateAuthority"];
+        let mut ca_create = vec![AwsOp::CreateCertificateAuthority];
         if matches!(spec.ca, CaSpec::Adopt { .. }) {
             ca_create.clear();
         }
         let mut no_resource = vec![
-            "iot:DescribeEndpoint",
-            "iot:GetRegistrationCode",
-            "iot:RegisterCACertificate",
-            "iot:RegisterCertificate",
+            AwsOp::DescribeEndpoint,
+            AwsOp::GetRegistrationCode,
+            AwsOp::RegisterCACertificate,
+            AwsOp::RegisterCertificate,
             // Attach/DetachPolicy name the certificate as the target, which
             // IAM does not narrow by the policy being attached.
-            "iot:AttachPolicy",
-            "iot:DetachPolicy",
+            AwsOp::AttachPolicy,
+            AwsOp::DetachPolicy,
         ];
         no_resource.extend(ca_create);
-        no_resource.sort_unstable();
+        no_resource.sort_unstable_by_key(|op| op.iam_action());
         statements.insert("WriteWithoutResourceTypes", (no_resource, vec!["*".into()]));
         statements.insert(
             "IssueFromFleetCa",
             (
                 vec![
-                    "acm-pca:GetCertificate",
-                    "acm-pca:GetCertificateAuthorityCsr",
-                    "acm-pca:ImportCertificateAuthorityCertificate",
-                    "acm-pca:IssueCertificate",
-                    "acm-pca:RevokeCertificate",
-                    "acm-pca:TagCertificateAuthority",
+                    AwsOp::GetCertificate,
+                    AwsOp::GetCertificateAuthorityCsr,
+                    AwsOp::ImportCertificateAuthorityCertificate,
+                    AwsOp::IssueCertificate,
+                    AwsOp::RevokeCertificate,
+                    AwsOp::TagCertificateAuthority,
                 ],
                 vec![ca],
             ),
@@ -165,9 +166,9 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
             "ManageCertificates",
             (
                 vec![
-                    "iot:DeleteCertificate",
-                    "iot:UpdateCACertificate",
-                    "iot:UpdateCertificate",
+                    AwsOp::DeleteCertificate,
+                    AwsOp::UpdateCACertificate,
+                    AwsOp::UpdateCertificate,
                 ],
                 vec![iot("cacert/*"), iot("cert/*")],
             ),
@@ -181,10 +182,10 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
                 // conflict, apply reads the thing back to see whether its own
                 // lost attempt landed (cloud/ops/things.rs, thing_has).
                 vec![
-                    "iot:AttachThingPrincipal",
-                    "iot:CreateThing",
-                    "iot:DescribeThing",
-                    "iot:UpdateThing",
+                    AwsOp::AttachThingPrincipal,
+                    AwsOp::CreateThing,
+                    AwsOp::DescribeThing,
+                    AwsOp::UpdateThing,
                 ],
                 things,
             ),
@@ -192,7 +193,7 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         statements.insert(
             "RetireDepartedThings",
             (
-                vec!["iot:DeleteThing", "iot:DetachThingPrincipal"],
+                vec![AwsOp::DeleteThing, AwsOp::DetachThingPrincipal],
                 vec![iot("thing/*")],
             ),
         );
@@ -202,9 +203,9 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
             "CreateAndUpdateSpecPolicies",
             (
                 vec![
-                    "iot:CreatePolicy",
-                    "iot:CreatePolicyVersion",
-                    "iot:TagResource",
+                    AwsOp::CreatePolicy,
+                    AwsOp::CreatePolicyVersion,
+                    AwsOp::TagResource,
                 ],
                 policies,
             ),
@@ -212,7 +213,7 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
         statements.insert(
             "RetireDepartedPolicies",
             (
-                vec!["iot:DeletePolicy", "iot:DeletePolicyVersion"],
+                vec![AwsOp::DeletePolicy, AwsOp::DeletePolicyVersion],
                 vec![iot("policy/*")],
             ),
         );
@@ -220,7 +221,7 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
             statements.insert(
                 "CreateSpecThingTypes",
                 (
-                    vec!["iot:CreateThingType"],
+                    vec![AwsOp::CreateThingType],
                     spec.thing_types
                         .keys()
                         .map(|t| iot(&format!("thingtype/{t}")))
@@ -236,7 +237,7 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
             json!({
                 "Sid": sid,
                 "Effect": "Allow",
-                "Action": actions,
+                "Action": actions.iter().map(|op| op.iam_action()).collect::<Vec<_>>(),
                 "Resource": resources,
             })
         })

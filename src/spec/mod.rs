@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::aws_op::AwsOp;
+
 mod diagnostic;
 mod load;
 pub mod model;
@@ -64,8 +66,9 @@ pub struct Spec {
     pub lifecycle: Lifecycle,
     /// Where device files go: `output.dir` joined to the spec file's directory.
     pub output_dir: PathBuf,
-    /// Requests per second by operation (`iot:RegisterCertificate`), each > 0.
-    pub rate_limits: BTreeMap<String, f64>,
+    /// Requests per second by operation, each above 0 and at most the
+    /// operation's AWS default quota.
+    pub rate_limits: BTreeMap<AwsOp, f64>,
     /// sha256 hex over every file read: the lines `<sha256 of the file>  <path
     /// relative to the spec's directory>\n` in path order. It does not depend
     /// on the directory fleetcert runs in.

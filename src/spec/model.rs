@@ -16,6 +16,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use super::types::{
     CaIotStatus, IotMode, KeyAlgorithm, OnRemoval, Retire, RevocationReason, SigningAlgorithm,
 };
+use crate::aws_op::AwsOp;
 
 /// A position in a YAML file: 1-based line and column (characters), and the
 /// length of the marked text in characters. Line 0 means unknown.
@@ -145,15 +146,37 @@ pub struct FleetFile {
     /// Where device files (certificates, generated keys) are written.
     #[serde(default)]
     pub output: Option<Sp<OutputFile>>,
-    /// Requests per second for AWS operations, e.g. `iot:RegisterCertificate: 5`
-    /// (operations are `acm-pca:<Operation>` or `iot:<Operation>`).
+    /// Requests per second for AWS operations fleetcert calls, e.g.
+    /// `iot:RegisterCertificate: 5`: above 0 and at most AWS's default quota
+    /// for the operation (the pipeline's `--rate-limit` may go higher).
     #[serde(default)]
-    #[schemars(with = "BTreeMap<RateLimitOp, PositiveNumber>")]
+    #[schemars(schema_with = "rate_limits_schema")]
     pub rate_limits: BTreeMap<Text, Sp<f64>>,
 }
 
 fn version_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "description": "Must be 1.", "const": 1 })
+}
+
+/// `rate_limits`: the operations are exactly [`AwsOp::ALL`], each rate
+/// capped at the operation's default quota (the loader's rule).
+fn rate_limits_schema(_: &mut SchemaGenerator) -> Schema {
+    let properties: serde_json::Map<String, serde_json::Value> = AwsOp::ALL
+        .iter()
+        .map(|op| {
+            let rate = serde_json::json!({
+                "type": "number",
+                "exclusiveMinimum": 0,
+                "maximum": op.default_quota(),
+            });
+            (op.name().to_string(), rate)
+        })
+        .collect();
+    json_schema!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": properties,
+    })
 }
 
 /// An IoT policy name: `[\w+=,.@-]{1,128}`.
@@ -167,18 +190,6 @@ struct PolicyName(#[schemars(regex(pattern = r"^[A-Za-z0-9_+=,.@-]{1,128}$"))] S
 #[schemars(transparent)]
 #[allow(dead_code)]
 struct ThingName(#[schemars(regex(pattern = r"^[a-zA-Z0-9:_-]{1,128}$"))] String);
-
-/// An AWS operation: `acm-pca:<Operation>` or `iot:<Operation>`.
-#[derive(JsonSchema)]
-#[schemars(transparent)]
-#[allow(dead_code)]
-struct RateLimitOp(#[schemars(regex(pattern = r"^(acm-pca|iot):[A-Z][A-Za-z0-9]*$"))] String);
-
-/// Requests per second, greater than 0.
-#[derive(JsonSchema)]
-#[schemars(transparent)]
-#[allow(dead_code)]
-struct PositiveNumber(#[schemars(extend("exclusiveMinimum" = 0))] f64);
 
 /// A span of time: a whole number and a unit s, m, h, d, w or y (365 days),
 /// e.g. `30d`, `12h`.

@@ -130,16 +130,6 @@ pub fn parse_ca_arn(text: &str) -> Result<CaArn<'_>, &'static str> {
     })
 }
 
-/// A rate-limited operation name: `acm-pca:Operation` or `iot:Operation`.
-pub fn is_rate_limit_op(text: &str) -> bool {
-    let Some((service, op)) = text.split_once(':') else {
-        return false;
-    };
-    matches!(service, "acm-pca" | "iot")
-        && op.chars().next().is_some_and(|c| c.is_ascii_uppercase())
-        && op.chars().all(|c| c.is_ascii_alphanumeric())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,11 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn rate_limit_ops_and_certificate_ids() {
-        assert!(is_rate_limit_op("iot:RegisterCertificate"));
-        assert!(is_rate_limit_op("acm-pca:IssueCertificate"));
-        assert!(!is_rate_limit_op("s3:GetObject"));
-        assert!(!is_rate_limit_op("iot:registerCertificate"));
+    fn certificate_ids() {
         assert!(is_certificate_id(&"ab".repeat(32)));
         assert!(!is_certificate_id(&"AB".repeat(32)));
     }

@@ -2,6 +2,7 @@
 //! of the suite (see harness.rs).
 
 mod aws_check;
+mod aws_ops;
 mod crash_kill;
 mod emulator_flow;
 mod fleet_dir;

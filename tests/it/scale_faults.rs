@@ -54,19 +54,26 @@ fn apply_converges_through_faults_drops_and_throttling() {
     let emulator = faulty_emulator();
     let account = Account::new(&emulator);
     let dir = tempfile::tempdir().unwrap();
+    // The spec's rate_limits may not exceed AWS's default quotas; the rates
+    // above them come from the pipeline owner's --rate-limit flags.
     let devices = write_fleet(
         dir.path(),
         300,
         &[
-            ("acm-pca:IssueCertificate", 40.0),
             ("acm-pca:GetCertificate", 60.0),
-            ("iot:RegisterCertificate", 30.0),
-            ("iot:AttachPolicy", 30.0),
             ("iot:AttachThingPrincipal", 50.0),
             ("iot:CreateThing", 50.0),
             ("iot:UpdateThing", 50.0),
         ],
     );
+    let above_default_quota = [
+        "--rate-limit",
+        "acm-pca:IssueCertificate=40",
+        "--rate-limit",
+        "iot:RegisterCertificate=30",
+        "--rate-limit",
+        "iot:AttachPolicy=30",
+    ];
     let started = Instant::now();
     let mut runs = 0;
     let mut failed_runs = Vec::new();
@@ -75,6 +82,7 @@ fn apply_converges_through_faults_drops_and_throttling() {
         let out = account
             .fleetcert(dir.path())
             .args(["apply", "--auto-approve", "--concurrency", "32"])
+            .args(above_default_quota)
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

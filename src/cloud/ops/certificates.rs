@@ -4,6 +4,7 @@
 use aws_sdk_iot::types as iot;
 
 use super::Registration;
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::CertStatus;
 
@@ -23,7 +24,7 @@ impl Cloud {
             .ca_certificate_pem(ca_pem)
             .status(iot::CertificateStatus::Active);
         match self
-            .call("iot:RegisterCertificate", || request.clone().send())
+            .call(AwsOp::RegisterCertificate, || request.clone().send())
             .await
         {
             Ok(out) => match (out.certificate_id(), out.certificate_arn()) {
@@ -32,7 +33,7 @@ impl Cloud {
                     arn: arn.to_string(),
                 }),
                 _ => Err(CloudError::new(
-                    "iot:RegisterCertificate",
+                    AwsOp::RegisterCertificate,
                     about,
                     "EmptyResponse",
                     "no id or ARN",
@@ -43,7 +44,7 @@ impl Cloud {
                 // Developer Guide, "X.509 client certificates").
                 let der = crate::pki::cert::pem_to_der(pem).map_err(|err| {
                     CloudError::new(
-                        "iot:RegisterCertificate",
+                        AwsOp::RegisterCertificate,
                         about,
                         "BadCertificate",
                         err.to_string(),
@@ -52,19 +53,19 @@ impl Cloud {
                 let id = crate::pki::cert::sha256_hex(&der);
                 let request = self.iot.describe_certificate().certificate_id(&id);
                 let described = self
-                    .call("iot:DescribeCertificate", || request.clone().send())
+                    .call(AwsOp::DescribeCertificate, || request.clone().send())
                     .await
-                    .map_err(|e| failed("iot:DescribeCertificate", &id, e))?;
+                    .map_err(|e| failed(AwsOp::DescribeCertificate, &id, e))?;
                 let arn = described
                     .certificate_description()
                     .and_then(|d| d.certificate_arn())
                     .map(str::to_string)
                     .ok_or_else(|| {
-                        CloudError::new("iot:DescribeCertificate", &id, "EmptyResponse", "no ARN")
+                        CloudError::new(AwsOp::DescribeCertificate, &id, "EmptyResponse", "no ARN")
                     })?;
                 Ok(Registration { id, arn })
             }
-            Err(e) => Err(failed("iot:RegisterCertificate", about, e)),
+            Err(e) => Err(failed(AwsOp::RegisterCertificate, about, e)),
         }
     }
 
@@ -80,7 +81,7 @@ impl Cloud {
             .certificate_id(id)
             .new_status(crate::cloud::names::to_iot_status(status));
         match self
-            .call("iot:UpdateCertificate", || request.clone().send())
+            .call(AwsOp::UpdateCertificate, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -94,14 +95,14 @@ impl Cloud {
             {
                 Ok(())
             }
-            Err(e) => Err(failed("iot:UpdateCertificate", id, e)),
+            Err(e) => Err(failed(AwsOp::UpdateCertificate, id, e)),
         }
     }
 
     pub async fn delete_certificate(&self, id: &str) -> Result<(), CloudError> {
         let request = self.iot.delete_certificate().certificate_id(id);
         self.call_done_if(
-            "iot:DeleteCertificate",
+            AwsOp::DeleteCertificate,
             id,
             "ResourceNotFoundException",
             || request.clone().send(),
@@ -113,15 +114,15 @@ impl Cloud {
     pub async fn certificate_pem(&self, id: &str) -> Result<String, CloudError> {
         let request = self.iot.describe_certificate().certificate_id(id);
         let described = self
-            .call("iot:DescribeCertificate", || request.clone().send())
+            .call(AwsOp::DescribeCertificate, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:DescribeCertificate", id, e))?;
+            .map_err(|e| failed(AwsOp::DescribeCertificate, id, e))?;
         described
             .certificate_description()
             .and_then(|d| d.certificate_pem())
             .map(str::to_string)
             .ok_or_else(|| {
-                CloudError::new("iot:DescribeCertificate", id, "EmptyResponse", "no PEM")
+                CloudError::new(AwsOp::DescribeCertificate, id, "EmptyResponse", "no PEM")
             })
     }
 
@@ -129,7 +130,7 @@ impl Cloud {
     async fn certificate_status(&self, id: &str) -> Option<CertStatus> {
         let request = self.iot.describe_certificate().certificate_id(id);
         let described = self
-            .call("iot:DescribeCertificate", || request.clone().send())
+            .call(AwsOp::DescribeCertificate, || request.clone().send())
             .await
             .ok()?;
         described

@@ -10,6 +10,7 @@ use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 
 use super::{Cloud, CloudError, failed};
+use crate::aws_op::AwsOp;
 
 /// A certificate PCA issued, as fetched back.
 #[derive(Debug, Clone)]
@@ -32,7 +33,7 @@ impl Cloud {
     /// reported as `operation` on `resource`.
     pub(super) async fn call_done_if<T, E, F, Fut>(
         &self,
-        operation: &'static str,
+        operation: AwsOp,
         resource: impl Into<String>,
         done: &str,
         send: F,

@@ -8,6 +8,7 @@ use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types as pca;
 
 use super::IssuedCertificate;
+use crate::aws_op::AwsOp;
 use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::CaStatus;
@@ -46,7 +47,7 @@ impl Cloud {
         }
         let build_error = |e: aws_sdk_acmpca::error::BuildError| {
             CloudError::new(
-                "acm-pca:CreateCertificateAuthority",
+                AwsOp::CreateCertificateAuthority,
                 fleet,
                 "BuildError",
                 e.to_string(),
@@ -72,17 +73,15 @@ impl Cloud {
             .tags(tag);
         // The idempotency token makes a retry return the same CA.
         let created = self
-            .call("acm-pca:CreateCertificateAuthority", || {
-                request.clone().send()
-            })
+            .call(AwsOp::CreateCertificateAuthority, || request.clone().send())
             .await
-            .map_err(|e| failed("acm-pca:CreateCertificateAuthority", fleet, e))?;
+            .map_err(|e| failed(AwsOp::CreateCertificateAuthority, fleet, e))?;
         created
             .certificate_authority_arn()
             .map(str::to_string)
             .ok_or_else(|| {
                 CloudError::new(
-                    "acm-pca:CreateCertificateAuthority",
+                    AwsOp::CreateCertificateAuthority,
                     fleet,
                     "EmptyResponse",
                     "no CA ARN in the answer",
@@ -98,7 +97,7 @@ impl Cloud {
             .build()
             .map_err(|e| {
                 CloudError::new(
-                    "acm-pca:TagCertificateAuthority",
+                    AwsOp::TagCertificateAuthority,
                     arn,
                     "BuildError",
                     e.to_string(),
@@ -109,9 +108,9 @@ impl Cloud {
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
             .tags(tag);
-        self.call("acm-pca:TagCertificateAuthority", || request.clone().send())
+        self.call(AwsOp::TagCertificateAuthority, || request.clone().send())
             .await
-            .map_err(|e| failed("acm-pca:TagCertificateAuthority", arn, e))?;
+            .map_err(|e| failed(AwsOp::TagCertificateAuthority, arn, e))?;
         Ok(())
     }
 
@@ -123,15 +122,13 @@ impl Cloud {
                 .get_certificate_authority_csr()
                 .certificate_authority_arn(arn);
             match self
-                .call("acm-pca:GetCertificateAuthorityCsr", || {
-                    request.clone().send()
-                })
+                .call(AwsOp::GetCertificateAuthorityCsr, || request.clone().send())
                 .await
             {
                 Ok(out) => {
                     return out.csr().map(str::to_string).ok_or_else(|| {
                         CloudError::new(
-                            "acm-pca:GetCertificateAuthorityCsr",
+                            AwsOp::GetCertificateAuthorityCsr,
                             arn,
                             "EmptyResponse",
                             "no CSR",
@@ -146,11 +143,11 @@ impl Cloud {
                 {
                     tokio::time::sleep(IN_PROGRESS_WAIT).await
                 }
-                Err(e) => return Err(failed("acm-pca:GetCertificateAuthorityCsr", arn, e)),
+                Err(e) => return Err(failed(AwsOp::GetCertificateAuthorityCsr, arn, e)),
             }
         }
         Err(CloudError::new(
-            "acm-pca:GetCertificateAuthorityCsr",
+            AwsOp::GetCertificateAuthorityCsr,
             arn,
             "RequestInProgressException",
             "the CA's CSR was still not ready after waiting",
@@ -175,12 +172,7 @@ impl Cloud {
             .value(validity_value)
             .build()
             .map_err(|e| {
-                CloudError::new(
-                    "acm-pca:IssueCertificate",
-                    about,
-                    "BuildError",
-                    e.to_string(),
-                )
+                CloudError::new(AwsOp::IssueCertificate, about, "BuildError", e.to_string())
             })?;
         let request = self
             .pca
@@ -195,12 +187,12 @@ impl Cloud {
         // connection that PCA may have carried out) return the same
         // certificate instead of issuing a second one.
         let issued = self
-            .call("acm-pca:IssueCertificate", || request.clone().send())
+            .call(AwsOp::IssueCertificate, || request.clone().send())
             .await
-            .map_err(|e| failed("acm-pca:IssueCertificate", about, e))?;
+            .map_err(|e| failed(AwsOp::IssueCertificate, about, e))?;
         issued.certificate_arn().map(str::to_string).ok_or_else(|| {
             CloudError::new(
-                "acm-pca:IssueCertificate",
+                AwsOp::IssueCertificate,
                 about,
                 "EmptyResponse",
                 "no certificate ARN",
@@ -221,13 +213,13 @@ impl Cloud {
                 .certificate_authority_arn(ca_arn)
                 .certificate_arn(cert_arn);
             match self
-                .call("acm-pca:GetCertificate", || request.clone().send())
+                .call(AwsOp::GetCertificate, || request.clone().send())
                 .await
             {
                 Ok(out) => {
                     let pem = out.certificate().map(str::to_string).ok_or_else(|| {
                         CloudError::new(
-                            "acm-pca:GetCertificate",
+                            AwsOp::GetCertificate,
                             cert_arn,
                             "EmptyResponse",
                             "no certificate",
@@ -241,11 +233,11 @@ impl Cloud {
                 Err(e) if e.code() == Some("RequestInProgressException") => {
                     tokio::time::sleep(IN_PROGRESS_WAIT).await
                 }
-                Err(e) => return Err(failed("acm-pca:GetCertificate", cert_arn, e)),
+                Err(e) => return Err(failed(AwsOp::GetCertificate, cert_arn, e)),
             }
         }
         Err(CloudError::new(
-            "acm-pca:GetCertificate",
+            AwsOp::GetCertificate,
             cert_arn,
             "RequestInProgressException",
             "the certificate was still not ready after waiting",
@@ -258,11 +250,11 @@ impl Cloud {
             .import_certificate_authority_certificate()
             .certificate_authority_arn(ca_arn)
             .certificate(Blob::new(pem.as_bytes().to_vec()));
-        self.call("acm-pca:ImportCertificateAuthorityCertificate", || {
+        self.call(AwsOp::ImportCertificateAuthorityCertificate, || {
             request.clone().send()
         })
         .await
-        .map_err(|e| failed("acm-pca:ImportCertificateAuthorityCertificate", ca_arn, e))?;
+        .map_err(|e| failed(AwsOp::ImportCertificateAuthorityCertificate, ca_arn, e))?;
         Ok(())
     }
 
@@ -280,7 +272,7 @@ impl Cloud {
             .certificate_serial(serial)
             .revocation_reason(names::revocation_reason(reason));
         self.call_done_if(
-            "acm-pca:RevokeCertificate",
+            AwsOp::RevokeCertificate,
             serial,
             "RequestAlreadyProcessedException",
             || request.clone().send(),

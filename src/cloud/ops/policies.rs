@@ -2,6 +2,7 @@
 
 use aws_sdk_iot::types as iot;
 
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::OWNER_TAG;
 
@@ -16,7 +17,7 @@ impl Cloud {
             .key(OWNER_TAG)
             .value(fleet)
             .build()
-            .map_err(|e| CloudError::new("iot:CreatePolicy", name, "BuildError", e.to_string()))?;
+            .map_err(|e| CloudError::new(AwsOp::CreatePolicy, name, "BuildError", e.to_string()))?;
         let request = self
             .iot
             .create_policy()
@@ -24,13 +25,13 @@ impl Cloud {
             .policy_document(document)
             .tags(tag);
         match self
-            .call("iot:CreatePolicy", || request.clone().send())
+            .call(AwsOp::CreatePolicy, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
             // An earlier attempt was carried out before its answer was lost.
             Err(e) if e.retried() && e.code() == Some("ResourceAlreadyExistsException") => Ok(()),
-            Err(e) => Err(failed("iot:CreatePolicy", name, e)),
+            Err(e) => Err(failed(AwsOp::CreatePolicy, name, e)),
         }
     }
 
@@ -39,11 +40,11 @@ impl Cloud {
             .key(OWNER_TAG)
             .value(fleet)
             .build()
-            .map_err(|e| CloudError::new("iot:TagResource", arn, "BuildError", e.to_string()))?;
+            .map_err(|e| CloudError::new(AwsOp::TagResource, arn, "BuildError", e.to_string()))?;
         let request = self.iot.tag_resource().resource_arn(arn).tags(tag);
-        self.call("iot:TagResource", || request.clone().send())
+        self.call(AwsOp::TagResource, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:TagResource", arn, e))?;
+            .map_err(|e| failed(AwsOp::TagResource, arn, e))?;
         Ok(())
     }
 
@@ -59,7 +60,7 @@ impl Cloud {
             .policy_document(document)
             .set_as_default(true);
         match self
-            .call("iot:CreatePolicyVersion", || request.clone().send())
+            .call(AwsOp::CreatePolicyVersion, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -67,7 +68,7 @@ impl Cloud {
             // version would be a duplicate (and count towards the limit of 5),
             // so check whether the default version already says this.
             Err(e) if e.retried() && self.policy_document_is(name, document).await => Ok(()),
-            Err(e) => Err(failed("iot:CreatePolicyVersion", name, e)),
+            Err(e) => Err(failed(AwsOp::CreatePolicyVersion, name, e)),
         }
     }
 
@@ -82,7 +83,7 @@ impl Cloud {
             .policy_name(name)
             .policy_version_id(version_id);
         self.call_done_if(
-            "iot:DeletePolicyVersion",
+            AwsOp::DeletePolicyVersion,
             format!("{name} v{version_id}"),
             "ResourceNotFoundException",
             || request.clone().send(),
@@ -93,7 +94,7 @@ impl Cloud {
     pub async fn delete_policy(&self, name: &str) -> Result<(), CloudError> {
         let request = self.iot.delete_policy().policy_name(name);
         self.call_done_if(
-            "iot:DeletePolicy",
+            AwsOp::DeletePolicy,
             name,
             "ResourceNotFoundException",
             || request.clone().send(),
@@ -107,9 +108,9 @@ impl Cloud {
             .attach_policy()
             .policy_name(policy)
             .target(cert_arn);
-        self.call("iot:AttachPolicy", || request.clone().send())
+        self.call(AwsOp::AttachPolicy, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:AttachPolicy", format!("{policy} -> {cert_arn}"), e))?;
+            .map_err(|e| failed(AwsOp::AttachPolicy, format!("{policy} -> {cert_arn}"), e))?;
         Ok(())
     }
 
@@ -120,7 +121,7 @@ impl Cloud {
             .policy_name(policy)
             .target(cert_arn);
         self.call_done_if(
-            "iot:DetachPolicy",
+            AwsOp::DetachPolicy,
             format!("{policy} -x- {cert_arn}"),
             "ResourceNotFoundException",
             || request.clone().send(),
@@ -131,7 +132,7 @@ impl Cloud {
     /// Does policy `name`'s default version say `document` (canonically)?
     async fn policy_document_is(&self, name: &str, document: &str) -> bool {
         let request = self.iot.get_policy().policy_name(name);
-        match self.call("iot:GetPolicy", || request.clone().send()).await {
+        match self.call(AwsOp::GetPolicy, || request.clone().send()).await {
             Ok(got) => {
                 crate::cloud::read::canonical_json(got.policy_document().unwrap_or(""))
                     == crate::cloud::read::canonical_json(document)

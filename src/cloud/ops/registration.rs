@@ -2,18 +2,19 @@
 
 use aws_sdk_iot::types as iot;
 
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 
 impl Cloud {
     pub async fn registration_code(&self) -> Result<String, CloudError> {
         let request = self.iot.get_registration_code();
         let out = self
-            .call("iot:GetRegistrationCode", || request.clone().send())
+            .call(AwsOp::GetRegistrationCode, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:GetRegistrationCode", "", e))?;
+            .map_err(|e| failed(AwsOp::GetRegistrationCode, "", e))?;
         out.registration_code().map(str::to_string).ok_or_else(|| {
             CloudError::new(
-                "iot:GetRegistrationCode",
+                AwsOp::GetRegistrationCode,
                 "",
                 "EmptyResponse",
                 "no registration code",
@@ -44,7 +45,7 @@ impl Cloud {
             .set_as_active(active)
             .allow_auto_registration(auto_registration);
         let out = match self
-            .call("iot:RegisterCACertificate", || request.clone().send())
+            .call(AwsOp::RegisterCACertificate, || request.clone().send())
             .await
         {
             Ok(out) => out,
@@ -53,11 +54,11 @@ impl Cloud {
             Err(e) if e.retried() && e.code() == Some("ResourceAlreadyExistsException") => {
                 return Ok(String::new());
             }
-            Err(e) => return Err(failed("iot:RegisterCACertificate", "fleet CA", e)),
+            Err(e) => return Err(failed(AwsOp::RegisterCACertificate, "fleet CA", e)),
         };
         out.certificate_id().map(str::to_string).ok_or_else(|| {
             CloudError::new(
-                "iot:RegisterCACertificate",
+                AwsOp::RegisterCACertificate,
                 "fleet CA",
                 "EmptyResponse",
                 "no id",
@@ -89,9 +90,9 @@ impl Cloud {
                     iot::AutoRegistrationStatus::Disable
                 }
             }));
-        self.call("iot:UpdateCACertificate", || request.clone().send())
+        self.call(AwsOp::UpdateCACertificate, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:UpdateCACertificate", certificate_id, e))?;
+            .map_err(|e| failed(AwsOp::UpdateCACertificate, certificate_id, e))?;
         Ok(())
     }
 
@@ -99,12 +100,12 @@ impl Cloud {
     pub async fn data_endpoint(&self) -> Result<String, CloudError> {
         let request = self.iot.describe_endpoint().endpoint_type("iot:Data-ATS");
         let out = self
-            .call("iot:DescribeEndpoint", || request.clone().send())
+            .call(AwsOp::DescribeEndpoint, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:DescribeEndpoint", "iot:Data-ATS", e))?;
+            .map_err(|e| failed(AwsOp::DescribeEndpoint, "iot:Data-ATS", e))?;
         out.endpoint_address().map(str::to_string).ok_or_else(|| {
             CloudError::new(
-                "iot:DescribeEndpoint",
+                AwsOp::DescribeEndpoint,
                 "iot:Data-ATS",
                 "EmptyResponse",
                 "no address",

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_iot::types as iot;
 
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::OWNER_ATTRIBUTE;
 
@@ -28,9 +29,9 @@ impl Cloud {
             .attribute_payload(payload.build());
         // CreateThing with the same name, type and attributes returns the
         // existing thing (AWS IoT API reference, CreateThing), so a retry is safe.
-        self.call("iot:CreateThing", || request.clone().send())
+        self.call(AwsOp::CreateThing, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:CreateThing", name, e))?;
+            .map_err(|e| failed(AwsOp::CreateThing, name, e))?;
         Ok(())
     }
 
@@ -59,7 +60,7 @@ impl Cloud {
             None => {}
         }
         match self
-            .call("iot:UpdateThing", || request.clone().send())
+            .call(AwsOp::UpdateThing, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -72,7 +73,7 @@ impl Cloud {
             {
                 Ok(())
             }
-            Err(e) => Err(failed("iot:UpdateThing", name, e)),
+            Err(e) => Err(failed(AwsOp::UpdateThing, name, e)),
         }
     }
 
@@ -94,7 +95,7 @@ impl Cloud {
             .thing_type_name(name)
             .thing_type_properties(properties);
         self.call_done_if(
-            "iot:CreateThingType",
+            AwsOp::CreateThingType,
             name,
             "ResourceAlreadyExistsException",
             || request.clone().send(),
@@ -104,9 +105,12 @@ impl Cloud {
 
     pub async fn delete_thing(&self, name: &str) -> Result<(), CloudError> {
         let request = self.iot.delete_thing().thing_name(name);
-        self.call_done_if("iot:DeleteThing", name, "ResourceNotFoundException", || {
-            request.clone().send()
-        })
+        self.call_done_if(
+            AwsOp::DeleteThing,
+            name,
+            "ResourceNotFoundException",
+            || request.clone().send(),
+        )
         .await
     }
 
@@ -116,11 +120,11 @@ impl Cloud {
             .attach_thing_principal()
             .thing_name(thing)
             .principal(cert_arn);
-        self.call("iot:AttachThingPrincipal", || request.clone().send())
+        self.call(AwsOp::AttachThingPrincipal, || request.clone().send())
             .await
             .map_err(|e| {
                 failed(
-                    "iot:AttachThingPrincipal",
+                    AwsOp::AttachThingPrincipal,
                     format!("{thing} -> {cert_arn}"),
                     e,
                 )
@@ -135,7 +139,7 @@ impl Cloud {
             .thing_name(thing)
             .principal(cert_arn);
         self.call_done_if(
-            "iot:DetachThingPrincipal",
+            AwsOp::DetachThingPrincipal,
             format!("{thing} -x- {cert_arn}"),
             "ResourceNotFoundException",
             || request.clone().send(),
@@ -147,7 +151,7 @@ impl Cloud {
     async fn thing_has(&self, name: &str, attributes: &BTreeMap<String, String>) -> bool {
         let request = self.iot.describe_thing().thing_name(name);
         match self
-            .call("iot:DescribeThing", || request.clone().send())
+            .call(AwsOp::DescribeThing, || request.clone().send())
             .await
         {
             Ok(thing) => {

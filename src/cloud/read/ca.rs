@@ -1,6 +1,7 @@
 //! Reading the fleet's CA in ACM PCA and its registration in AWS IoT.
 
 use super::CaLookup;
+use crate::aws_op::AwsOp;
 use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::{CaStatus, CertificateMode, LiveCa, LiveIotCa, OWNER_TAG, RegistrationStatus};
@@ -24,11 +25,9 @@ impl Cloud {
                         .set_next_token(token)
                         .max_results(100);
                     let page = self
-                        .call("acm-pca:ListCertificateAuthorities", || {
-                            request.clone().send()
-                        })
+                        .call(AwsOp::ListCertificateAuthorities, || request.clone().send())
                         .await
-                        .map_err(|e| failed("acm-pca:ListCertificateAuthorities", "", e))?;
+                        .map_err(|e| failed(AwsOp::ListCertificateAuthorities, "", e))?;
                     for ca in page.certificate_authorities() {
                         let status = ca.status().map(names::ca_status);
                         if matches!(status, Some(CaStatus::Deleted | CaStatus::Failed)) {
@@ -48,7 +47,7 @@ impl Cloud {
                     [] => Ok(None),
                     [arn] => self.describe_ca(arn).await.map(Some),
                     many => Err(CloudError::new(
-                        "acm-pca:ListCertificateAuthorities",
+                        AwsOp::ListCertificateAuthorities,
                         fleet,
                         "AmbiguousCa",
                         format!(
@@ -71,9 +70,9 @@ impl Cloud {
                 .certificate_authority_arn(arn)
                 .set_next_token(token);
             let page = self
-                .call("acm-pca:ListTags", || request.clone().send())
+                .call(AwsOp::ListTags, || request.clone().send())
                 .await
-                .map_err(|e| failed("acm-pca:ListTags", arn, e))?;
+                .map_err(|e| failed(AwsOp::ListTags, arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
                 return Ok(tag.value().map(str::to_string));
             }
@@ -95,18 +94,18 @@ impl Cloud {
             .pca
             .describe_certificate_authority()
             .certificate_authority_arn(arn);
-        self.call("acm-pca:DescribeCertificateAuthority", || {
+        self.call(AwsOp::DescribeCertificateAuthority, || {
             request.clone().send()
         })
         .await
-        .map_err(|e| failed("acm-pca:DescribeCertificateAuthority", arn, e))
+        .map_err(|e| failed(AwsOp::DescribeCertificateAuthority, arn, e))
     }
 
     async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
         let described = self.describe_certificate_authority(arn).await?;
         let ca = described.certificate_authority().ok_or_else(|| {
             CloudError::new(
-                "acm-pca:DescribeCertificateAuthority",
+                AwsOp::DescribeCertificateAuthority,
                 arn,
                 "EmptyResponse",
                 "no CA in the answer",
@@ -126,11 +125,11 @@ impl Cloud {
                 .get_certificate_authority_certificate()
                 .certificate_authority_arn(arn);
             let got = self
-                .call("acm-pca:GetCertificateAuthorityCertificate", || {
+                .call(AwsOp::GetCertificateAuthorityCertificate, || {
                     request.clone().send()
                 })
                 .await
-                .map_err(|e| failed("acm-pca:GetCertificateAuthorityCertificate", arn, e))?;
+                .map_err(|e| failed(AwsOp::GetCertificateAuthorityCertificate, arn, e))?;
             got.certificate().map(str::to_string)
         } else {
             None
@@ -162,18 +161,18 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(100);
             let page = self
-                .call("iot:ListCACertificates", || request.clone().send())
+                .call(AwsOp::ListCACertificates, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListCACertificates", "", e))?;
+                .map_err(|e| failed(AwsOp::ListCACertificates, "", e))?;
             for listed in page.certificates() {
                 let Some(id) = listed.certificate_id() else {
                     continue;
                 };
                 let request = self.iot.describe_ca_certificate().certificate_id(id);
                 let described = self
-                    .call("iot:DescribeCACertificate", || request.clone().send())
+                    .call(AwsOp::DescribeCACertificate, || request.clone().send())
                     .await
-                    .map_err(|e| failed("iot:DescribeCACertificate", id, e))?;
+                    .map_err(|e| failed(AwsOp::DescribeCACertificate, id, e))?;
                 let Some(desc) = described.certificate_description() else {
                     continue;
                 };

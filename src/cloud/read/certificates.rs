@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::{READ_CONCURRENCY, Refresh};
+use crate::aws_op::AwsOp;
 use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::{CertStatus, LiveCertificate};
@@ -29,9 +30,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = self
-                .call("iot:ListCertificatesByCA", || request.clone().send())
+                .call(AwsOp::ListCertificatesByCA, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListCertificatesByCA", ca_certificate_id, e))?;
+                .map_err(|e| failed(AwsOp::ListCertificatesByCA, ca_certificate_id, e))?;
             for c in page.certificates() {
                 if let (Some(id), Some(arn)) = (c.certificate_id(), c.certificate_arn()) {
                     listed.push(Listed {
@@ -86,12 +87,12 @@ impl Cloud {
     ) -> Result<LiveCertificate, CloudError> {
         let request = self.iot.describe_certificate().certificate_id(&id);
         let described = self
-            .call("iot:DescribeCertificate", || request.clone().send())
+            .call(AwsOp::DescribeCertificate, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:DescribeCertificate", &id, e))?;
+            .map_err(|e| failed(AwsOp::DescribeCertificate, &id, e))?;
         let desc = described.certificate_description().ok_or_else(|| {
             CloudError::new(
-                "iot:DescribeCertificate",
+                AwsOp::DescribeCertificate,
                 &id,
                 "EmptyResponse",
                 "no certificate in the answer",
@@ -100,7 +101,7 @@ impl Cloud {
         let pem = desc.certificate_pem().unwrap_or("");
         let info = cert::parse_pem(pem).map_err(|e| {
             CloudError::new(
-                "iot:DescribeCertificate",
+                AwsOp::DescribeCertificate,
                 &id,
                 "BadCertificate",
                 e.to_string(),
@@ -137,9 +138,9 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = self
-                .call("iot:ListPrincipalThings", || request.clone().send())
+                .call(AwsOp::ListPrincipalThings, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListPrincipalThings", arn, e))?;
+                .map_err(|e| failed(AwsOp::ListPrincipalThings, arn, e))?;
             things.extend(page.things().iter().cloned());
             token = page.next_token().map(str::to_string);
             if token.is_none() {
@@ -159,9 +160,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = self
-                .call("iot:ListAttachedPolicies", || request.clone().send())
+                .call(AwsOp::ListAttachedPolicies, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListAttachedPolicies", arn, e))?;
+                .map_err(|e| failed(AwsOp::ListAttachedPolicies, arn, e))?;
             policies.extend(
                 page.policies()
                     .iter()

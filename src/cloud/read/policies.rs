@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::READ_CONCURRENCY;
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::{LivePolicy, OWNER_TAG, PolicyVersion};
 
@@ -27,9 +28,9 @@ impl Cloud {
         loop {
             let request = self.iot.list_policies().set_marker(marker).page_size(250);
             let page = self
-                .call("iot:ListPolicies", || request.clone().send())
+                .call(AwsOp::ListPolicies, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListPolicies", "", e))?;
+                .map_err(|e| failed(AwsOp::ListPolicies, "", e))?;
             for policy in page.policies() {
                 if let (Some(name), Some(arn)) = (policy.policy_name(), policy.policy_arn()) {
                     listed.push((name.to_string(), arn.to_string()));
@@ -66,14 +67,14 @@ impl Cloud {
     ) -> Result<LivePolicy, CloudError> {
         let request = self.iot.get_policy().policy_name(&name);
         let got = self
-            .call("iot:GetPolicy", || request.clone().send())
+            .call(AwsOp::GetPolicy, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:GetPolicy", &name, e))?;
+            .map_err(|e| failed(AwsOp::GetPolicy, &name, e))?;
         let request = self.iot.list_policy_versions().policy_name(&name);
         let versions = self
-            .call("iot:ListPolicyVersions", || request.clone().send())
+            .call(AwsOp::ListPolicyVersions, || request.clone().send())
             .await
-            .map_err(|e| failed("iot:ListPolicyVersions", &name, e))?;
+            .map_err(|e| failed(AwsOp::ListPolicyVersions, &name, e))?;
         let mut versions: Vec<PolicyVersion> = versions
             .policy_versions()
             .iter()
@@ -106,9 +107,9 @@ impl Cloud {
                 .resource_arn(arn)
                 .set_next_token(token);
             let page = self
-                .call("iot:ListTagsForResource", || request.clone().send())
+                .call(AwsOp::ListTagsForResource, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListTagsForResource", arn, e))?;
+                .map_err(|e| failed(AwsOp::ListTagsForResource, arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
                 return Ok(tag.value().map(str::to_string));
             }

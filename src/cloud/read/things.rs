@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::aws_op::AwsOp;
 use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::{LiveThing, OWNER_ATTRIBUTE};
 use crate::marker;
@@ -26,9 +27,9 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = self
-                .call("iot:ListThings", || request.clone().send())
+                .call(AwsOp::ListThings, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListThings", "", e))?;
+                .map_err(|e| failed(AwsOp::ListThings, "", e))?;
             for thing in page.things() {
                 let Some(name) = thing.thing_name() else {
                     continue;
@@ -87,9 +88,9 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = self
-                .call("iot:ListThingTypes", || request.clone().send())
+                .call(AwsOp::ListThingTypes, || request.clone().send())
                 .await
-                .map_err(|e| failed("iot:ListThingTypes", "", e))?;
+                .map_err(|e| failed(AwsOp::ListThingTypes, "", e))?;
             for thing_type in page.thing_types() {
                 if let Some(name) = thing_type.thing_type_name()
                     && wanted.contains(name)

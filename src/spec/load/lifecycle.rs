@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Loader, Text};
+use crate::aws_op::AwsOp;
 use crate::spec::Lifecycle;
 use crate::spec::model::{LifecycleFile, Sp};
-use crate::spec::types;
 
 impl Loader {
     pub(super) fn lifecycle(&mut self, f: &Path, l: &LifecycleFile) -> Lifecycle {
@@ -50,38 +50,58 @@ impl Loader {
         }
     }
 
+    /// Each key an [`AwsOp`], each rate above 0 and at most AWS's default
+    /// quota: the spec is written by pull-request authors, and a rate above
+    /// the quota would let one pull request spend the account's whole shared
+    /// quota. The pipeline's owner may go higher with `--rate-limit`.
     pub(super) fn rate_limits(
         &mut self,
         f: &Path,
         limits: &BTreeMap<Text, Sp<f64>>,
-    ) -> BTreeMap<String, f64> {
+    ) -> BTreeMap<AwsOp, f64> {
         let mut out = BTreeMap::new();
-        for (op, rate) in limits {
-            let mut ok = true;
-            if !types::is_rate_limit_op(&op.value) {
-                self.error(
-                    f,
-                    op.loc,
-                    format!("`{}` is not an AWS operation", op.value),
-                    "name an operation as `acm-pca:<Operation>` or `iot:<Operation>`, e.g. `iot:RegisterCertificate`",
-                );
-                ok = false;
-            }
+        for (name, rate) in limits {
+            let op = match name.value.parse::<AwsOp>() {
+                Ok(op) => Some(op),
+                Err(unknown) => {
+                    self.error(
+                        f,
+                        name.loc,
+                        format!(
+                            "`{}` is not an AWS operation fleetcert calls",
+                            unknown.given
+                        ),
+                        unknown.hint(),
+                    );
+                    None
+                }
+            };
             if !(rate.value.is_finite() && rate.value > 0.0) {
                 self.error(
                     f,
                     rate.loc,
                     format!(
                         "rate limit for `{}` must be a number of requests per second above 0",
-                        op.value
+                        name.value
                     ),
                     "e.g. `iot:RegisterCertificate: 5`",
                 );
-                ok = false;
+                continue;
             }
-            if ok {
-                out.insert(op.value.clone(), rate.value);
+            let Some(op) = op else { continue };
+            if rate.value > op.default_quota() {
+                self.error(
+                    f,
+                    rate.loc,
+                    format!(
+                        "rate_limits may not exceed AWS's default quota of {}/s for {op}",
+                        op.default_quota()
+                    ),
+                    "the pipeline's owner can set a higher rate with --rate-limit",
+                );
+                continue;
             }
+            out.insert(op, rate.value);
         }
         out
     }

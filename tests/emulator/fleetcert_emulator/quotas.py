@@ -2,16 +2,22 @@
 
 Rate r requests/second with a burst of r (a full bucket holds r tokens).
 
-Defaults for ``--quotas aws`` (per account and region, adjustable in real AWS):
+Defaults for ``--quotas aws`` (per account and region, adjustable in real AWS),
+for exactly the operations fleetcert calls (``AwsOp`` in src/aws_op.rs; the
+integration test tests/it/aws_ops.rs checks both tables name the same
+operations with the same rates):
 - The figures named in DESIGN.md section 5 (from AWS quota tables).
-- ACM PCA: "AWS Private CA endpoints and quotas" (AWS General Reference), API
+- ACM PCA: "AWS Private CA endpoints and quotas" (AWS General Reference,
+  https://docs.aws.amazon.com/general/latest/gr/pca.html#limits_pca), API
   request-rate quotas, e.g. IssueCertificate 25/s, GetCertificate 75/s,
   RevokeCertificate 20/s, DescribeCertificateAuthority 20/s,
   CreateCertificateAuthority 1/s.
 - IoT: "AWS IoT Core endpoints and quotas" -> "AWS IoT Core API throttling
-  limits" (AWS General Reference). Values other than the DESIGN.md ones were
-  taken from that table as we know it; AWS changes these, treat as approximate.
-Operations not listed are not throttled.
+  limits" (AWS General Reference,
+  https://docs.aws.amazon.com/general/latest/gr/iot-core.html#throttling-limits).
+  Values other than the DESIGN.md ones were taken from that table as we know
+  it; AWS changes these, treat as approximate.
+Operations not listed (none that fleetcert calls) are not throttled.
 """
 
 from __future__ import annotations
@@ -30,11 +36,8 @@ AWS_DEFAULTS: dict[str, float] = {
     "acm-pca:GetCertificateAuthorityCsr": 10,
     "acm-pca:ImportCertificateAuthorityCertificate": 10,
     "acm-pca:ListCertificateAuthorities": 20,
-    "acm-pca:UpdateCertificateAuthority": 10,
-    "acm-pca:DeleteCertificateAuthority": 10,
     "acm-pca:ListTags": 20,
     "acm-pca:TagCertificateAuthority": 10,
-    "acm-pca:UntagCertificateAuthority": 10,
     # --- IoT (DESIGN.md section 5) ---
     "iot:RegisterCertificate": 10,
     "iot:DescribeCertificate": 10,
@@ -51,9 +54,7 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:DetachThingPrincipal": 100,
     "iot:DetachPolicy": 15,
     "iot:ListAttachedPolicies": 15,
-    "iot:ListTargetsForPolicy": 10,
     "iot:ListPrincipalThings": 10,
-    "iot:ListCertificates": 10,
     "iot:ListCertificatesByCA": 10,
     "iot:UpdateCertificate": 10,
     "iot:DeleteCertificate": 10,
@@ -61,7 +62,6 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:DescribeCACertificate": 10,
     "iot:ListCACertificates": 10,
     "iot:UpdateCACertificate": 10,
-    "iot:DeleteCACertificate": 10,
     "iot:GetRegistrationCode": 10,
     "iot:CreatePolicy": 10,
     "iot:CreatePolicyVersion": 10,
@@ -70,13 +70,10 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:GetPolicyVersion": 15,
     "iot:ListPolicies": 10,
     "iot:ListPolicyVersions": 10,
-    "iot:SetDefaultPolicyVersion": 10,
     "iot:DescribeEndpoint": 10,
     "iot:ListThingTypes": 10,
     "iot:CreateThingType": 15,
-    "iot:DescribeThingType": 10,
     "iot:TagResource": 10,
-    "iot:UntagResource": 10,
     "iot:ListTagsForResource": 10,
 }
 
