@@ -260,6 +260,16 @@ fn attachment_phrases(change: &Change) -> Vec<String> {
         .collect()
 }
 
+/// One change of the plan, and what drift knows beside it.
+#[derive(Clone, Copy)]
+struct Classifier<'a> {
+    change: &'a Change,
+    spec: &'a Spec,
+    live: &'a LiveState,
+    evidence: &'a Evidence,
+    applied: Option<bool>,
+}
+
 fn classify_change(
     change: &Change,
     spec: &Spec,
@@ -267,146 +277,27 @@ fn classify_change(
     evidence: &Evidence,
     applied: Option<bool>,
 ) -> DriftItem {
-    use DriftKind::{ChangedOutside, NotApplied};
-    let reason = &change.reason.text;
-    let device = change.device.as_deref().unwrap_or("");
-    let had_certificates = live.certificates_of(device).next().is_some();
-    // Without other evidence: when the spec is the one last applied, AWS moved.
-    let fallback = |outside_code: &str, pending_code: &str, what: &str| {
-        if applied == Some(true) {
-            item(
-                change,
-                ChangedOutside,
-                outside_code,
-                format!("{what}: changed in AWS after fleetcert applied this spec ({reason})"),
-            )
-        } else {
-            item(
-                change,
-                NotApplied,
-                pending_code,
-                format!(
-                    "{what}: not applied yet ({reason}); the spec changed since the last recorded apply, \
-                     so this may also be a change made in AWS"
-                ),
-            )
-        }
-    };
+    use DriftKind::NotApplied;
     use ReasonCode as R;
+    let classifier = Classifier {
+        change,
+        spec,
+        live,
+        evidence,
+        applied,
+    };
+    let reason = &change.reason.text;
+    let fallback =
+        |outside: &str, pending: &str, what: &str| classifier.fallback(outside, pending, what);
     match change.reason.code {
-        R::CertificateInactive => item(
-            change,
-            ChangedOutside,
-            "certificate_deactivated",
-            format!("{reason}: it was deactivated outside fleetcert"),
-        ),
-        R::ThingMissing if had_certificates || applied == Some(true) => item(
-            change,
-            ChangedOutside,
-            "thing_deleted",
-            format!(
-                "thing {device} was deleted outside fleetcert (its certificate is still registered)"
-            ),
-        ),
-        R::ThingMissing => item(
-            change,
-            NotApplied,
-            "device_not_applied",
-            format!("device {device} is in the spec but was never applied: {reason}"),
-        ),
-        R::CertificateMissing if had_certificates => item(
-            change,
-            ChangedOutside,
-            "certificate_retired_outside",
-            format!(
-                "device {device}'s certificates were revoked or removed outside fleetcert: {reason}"
-            ),
-        ),
-        R::CertificateMissing if applied == Some(true) => item(
-            change,
-            ChangedOutside,
-            "certificate_removed_outside",
-            format!("device {device} was applied but its certificate is gone: {reason}"),
-        ),
-        R::CertificateMissing => item(
-            change,
-            NotApplied,
-            "device_not_applied",
-            format!("device {device} is in the spec but was never applied: {reason}"),
-        ),
-        R::PolicyDocumentChanged => {
-            let name = policy_name(&change.address);
-            let wanted = spec.policies.get(name).map(|p| p.canonical.as_str());
-            let versions = evidence.policy_versions.get(name);
-            let live_policy = live.policies.get(name);
-            let spec_version = versions.and_then(|v| {
-                v.iter()
-                    .find(|(id, doc)| {
-                        Some(doc.as_str()) == wanted
-                            && live_policy.is_some_and(|p| p.default_version != **id)
-                    })
-                    .map(|(id, _)| id.clone())
-            });
-            match (spec_version, live_policy) {
-                (Some(version), Some(policy)) => item(
-                    change,
-                    ChangedOutside,
-                    "policy_version_changed",
-                    format!(
-                        "policy {name}'s default version is {}, set outside fleetcert; the spec's document is \
-                         version {version}",
-                        policy.default_version
-                    ),
-                ),
-                _ => fallback(
-                    "policy_document_changed_outside",
-                    "policy_document_not_applied",
-                    &format!("policy {name}"),
-                ),
-            }
-        }
-        R::PolicyMissing => fallback(
-            "policy_deleted",
-            "policy_not_applied",
-            &format!("policy {}", policy_name(&change.address)),
-        ),
-        R::AttachmentsDiffer => {
-            let phrases = attachment_phrases(change).join(", ");
-            if applied == Some(true) {
-                item(
-                    change,
-                    ChangedOutside,
-                    "attachments_changed_outside",
-                    format!(
-                        "device {device}'s certificate attachments were changed outside fleetcert: {phrases} \
-                         (plans trust attachments by default: repair with `fleetcert apply --refresh full`)"
-                    ),
-                )
-            } else {
-                fallback(
-                    "attachments_changed_outside",
-                    "attachments_not_applied",
-                    &format!("device {device}: {phrases}"),
-                )
-            }
-        }
-        R::ThingAttributesDiffer => fallback(
-            "thing_edited",
-            "thing_attributes_not_applied",
-            &format!("thing {device}'s attributes or type"),
-        ),
-        R::CertificateExpiring => item(
-            change,
-            NotApplied,
-            "renewal_due",
-            format!("device {device}: renewal due: {reason}"),
-        ),
-        R::CertificateSuperseded => item(
-            change,
-            NotApplied,
-            "retirement_due",
-            format!("device {device}: {reason}"),
-        ),
+        R::CertificateInactive
+        | R::ThingMissing
+        | R::CertificateMissing
+        | R::AttachmentsDiffer
+        | R::ThingAttributesDiffer
+        | R::CertificateExpiring
+        | R::CertificateSuperseded => classifier.device_change(),
+        R::PolicyDocumentChanged | R::PolicyMissing => classifier.policy_change(),
         R::DeviceRemoved | R::PolicyRemoved => item(
             change,
             NotApplied,
@@ -434,6 +325,190 @@ fn classify_change(
             "not_applied",
             &change.address.to_string(),
         ),
+    }
+}
+
+impl Classifier<'_> {
+    /// Without other evidence: when the spec is the one last applied, AWS moved.
+    fn fallback(&self, outside_code: &str, pending_code: &str, what: &str) -> DriftItem {
+        let reason = &self.change.reason.text;
+        if self.applied == Some(true) {
+            item(
+                self.change,
+                DriftKind::ChangedOutside,
+                outside_code,
+                format!("{what}: changed in AWS after fleetcert applied this spec ({reason})"),
+            )
+        } else {
+            item(
+                self.change,
+                DriftKind::NotApplied,
+                pending_code,
+                format!(
+                    "{what}: not applied yet ({reason}); the spec changed since the last recorded apply, \
+                     so this may also be a change made in AWS"
+                ),
+            )
+        }
+    }
+
+    /// A device's thing or certificate differs.
+    fn device_change(&self) -> DriftItem {
+        use DriftKind::{ChangedOutside, NotApplied};
+        use ReasonCode as R;
+        let Classifier {
+            change,
+            live,
+            applied,
+            ..
+        } = *self;
+        let reason = &change.reason.text;
+        let device = change.device.as_deref().unwrap_or("");
+        let had_certificates = live.certificates_of(device).next().is_some();
+        let fallback =
+            |outside: &str, pending: &str, what: &str| self.fallback(outside, pending, what);
+        match change.reason.code {
+            R::CertificateInactive => item(
+                change,
+                ChangedOutside,
+                "certificate_deactivated",
+                format!("{reason}: it was deactivated outside fleetcert"),
+            ),
+            R::ThingMissing if had_certificates || applied == Some(true) => item(
+                change,
+                ChangedOutside,
+                "thing_deleted",
+                format!(
+                    "thing {device} was deleted outside fleetcert (its certificate is still registered)"
+                ),
+            ),
+            R::ThingMissing => item(
+                change,
+                NotApplied,
+                "device_not_applied",
+                format!("device {device} is in the spec but was never applied: {reason}"),
+            ),
+            R::CertificateMissing if had_certificates => item(
+                change,
+                ChangedOutside,
+                "certificate_retired_outside",
+                format!(
+                    "device {device}'s certificates were revoked or removed outside fleetcert: {reason}"
+                ),
+            ),
+            R::CertificateMissing if applied == Some(true) => item(
+                change,
+                ChangedOutside,
+                "certificate_removed_outside",
+                format!("device {device} was applied but its certificate is gone: {reason}"),
+            ),
+            R::CertificateMissing => item(
+                change,
+                NotApplied,
+                "device_not_applied",
+                format!("device {device} is in the spec but was never applied: {reason}"),
+            ),
+            R::AttachmentsDiffer => {
+                let phrases = attachment_phrases(change).join(", ");
+                if applied == Some(true) {
+                    item(
+                        change,
+                        ChangedOutside,
+                        "attachments_changed_outside",
+                        format!(
+                            "device {device}'s certificate attachments were changed outside fleetcert: {phrases} \
+                             (plans trust attachments by default: repair with `fleetcert apply --refresh full`)"
+                        ),
+                    )
+                } else {
+                    fallback(
+                        "attachments_changed_outside",
+                        "attachments_not_applied",
+                        &format!("device {device}: {phrases}"),
+                    )
+                }
+            }
+            R::ThingAttributesDiffer => fallback(
+                "thing_edited",
+                "thing_attributes_not_applied",
+                &format!("thing {device}'s attributes or type"),
+            ),
+            R::CertificateExpiring => item(
+                change,
+                NotApplied,
+                "renewal_due",
+                format!("device {device}: renewal due: {reason}"),
+            ),
+            R::CertificateSuperseded => item(
+                change,
+                NotApplied,
+                "retirement_due",
+                format!("device {device}: {reason}"),
+            ),
+            _ => fallback(
+                "changed_outside",
+                "not_applied",
+                &change.address.to_string(),
+            ),
+        }
+    }
+
+    /// A policy differs.
+    fn policy_change(&self) -> DriftItem {
+        use DriftKind::ChangedOutside;
+        use ReasonCode as R;
+        let Classifier {
+            change,
+            spec,
+            live,
+            evidence,
+            ..
+        } = *self;
+        let fallback =
+            |outside: &str, pending: &str, what: &str| self.fallback(outside, pending, what);
+        match change.reason.code {
+            R::PolicyDocumentChanged => {
+                let name = policy_name(&change.address);
+                let wanted = spec.policies.get(name).map(|p| p.canonical.as_str());
+                let versions = evidence.policy_versions.get(name);
+                let live_policy = live.policies.get(name);
+                let spec_version = versions.and_then(|v| {
+                    v.iter()
+                        .find(|(id, doc)| {
+                            Some(doc.as_str()) == wanted
+                                && live_policy.is_some_and(|p| p.default_version != **id)
+                        })
+                        .map(|(id, _)| id.clone())
+                });
+                match (spec_version, live_policy) {
+                    (Some(version), Some(policy)) => item(
+                        change,
+                        ChangedOutside,
+                        "policy_version_changed",
+                        format!(
+                            "policy {name}'s default version is {}, set outside fleetcert; the spec's document is \
+                             version {version}",
+                            policy.default_version
+                        ),
+                    ),
+                    _ => fallback(
+                        "policy_document_changed_outside",
+                        "policy_document_not_applied",
+                        &format!("policy {name}"),
+                    ),
+                }
+            }
+            R::PolicyMissing => fallback(
+                "policy_deleted",
+                "policy_not_applied",
+                &format!("policy {}", policy_name(&change.address)),
+            ),
+            _ => fallback(
+                "changed_outside",
+                "not_applied",
+                &change.address.to_string(),
+            ),
+        }
     }
 }
 

@@ -18,6 +18,49 @@ pub(super) async fn run_operation(
 ) -> Result<(), ApplyError> {
     use Operation as Op;
     match operation {
+        Op::CreateCa { .. }
+        | Op::ActivateRootCa { .. }
+        | Op::TagCa { .. }
+        | Op::RegisterCa { .. }
+        | Op::UpdateCaRegistration { .. } => run_ca(cx, operation).await,
+        Op::CreateThingType { .. }
+        | Op::CreatePolicy { .. }
+        | Op::TagPolicy { .. }
+        | Op::DeletePolicyVersion { .. }
+        | Op::CreatePolicyVersion { .. }
+        | Op::DeletePolicy { .. } => run_policy(cx, operation).await,
+        Op::CreateThing { .. }
+        | Op::UpdateThing { .. }
+        | Op::DeleteThing { .. }
+        | Op::RecordFacts(_) => run_thing(cx, state, operation).await,
+        Op::GenerateKey { .. }
+        | Op::IssueCertificate { .. }
+        | Op::RegisterCertificate { .. }
+        | Op::LoadCertificate { .. }
+        | Op::WriteDeviceFiles { .. } => run_certificate(cx, state, operation).await,
+        Op::AttachThing { .. }
+        | Op::DetachThing { .. }
+        | Op::AttachPolicy { .. }
+        | Op::DetachPolicy { .. }
+        | Op::SetCertificateStatus { .. }
+        | Op::RevokeInPca { .. }
+        | Op::DeleteCertificate { .. } => run_attachment(cx, state, operation).await,
+    }
+}
+
+/// An operation given to the wrong kind's runner: a bug in the dispatch
+/// above, reported as an invariant rather than a panic.
+fn misdispatched(operation: &Operation) -> ApplyError {
+    ApplyError::invariant(
+        "apply",
+        "Dispatch",
+        format!("{} dispatched to the wrong runner", operation.name()),
+    )
+}
+
+async fn run_ca(cx: &Context<'_>, operation: &Operation) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
         Op::CreateCa {
             subject,
             key_algorithm,
@@ -69,6 +112,13 @@ pub(super) async fn run_operation(
             status,
             auto_registration,
         } => ca::update_registration(cx, certificate_id, *status, *auto_registration).await,
+        other => Err(misdispatched(other)),
+    }
+}
+
+async fn run_policy(cx: &Context<'_>, operation: &Operation) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
         Op::CreateThingType {
             name,
             description,
@@ -88,6 +138,17 @@ pub(super) async fn run_operation(
             Ok(cx.cloud.create_policy_version(name, document).await?)
         }
         Op::DeletePolicy { name } => Ok(cx.cloud.delete_policy(name).await?),
+        other => Err(misdispatched(other)),
+    }
+}
+
+async fn run_thing(
+    cx: &Context<'_>,
+    state: &mut ChangeState,
+    operation: &Operation,
+) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
         Op::CreateThing {
             name,
             thing_type,
@@ -109,6 +170,18 @@ pub(super) async fn run_operation(
                 .await?)
         }
         Op::DeleteThing { name } => Ok(cx.cloud.delete_thing(name).await?),
+        Op::RecordFacts(record) => things::record_facts(cx, state, record).await,
+        other => Err(misdispatched(other)),
+    }
+}
+
+async fn run_certificate(
+    cx: &Context<'_>,
+    state: &mut ChangeState,
+    operation: &Operation,
+) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
         Op::GenerateKey { device, dir, key } => certificates::generate_key(state, device, dir, key),
         Op::IssueCertificate {
             device,
@@ -130,6 +203,23 @@ pub(super) async fn run_operation(
             certificates::issue(cx, state, issue).await
         }
         Op::RegisterCertificate { device } => certificates::register(cx, state, device).await,
+        Op::LoadCertificate { id, arn } => certificates::load(cx, state, id, arn).await,
+        Op::WriteDeviceFiles {
+            device,
+            dir,
+            generated_key,
+        } => files::write(cx, state, device, dir, *generated_key).await,
+        other => Err(misdispatched(other)),
+    }
+}
+
+async fn run_attachment(
+    cx: &Context<'_>,
+    state: &mut ChangeState,
+    operation: &Operation,
+) -> Result<(), ApplyError> {
+    use Operation as Op;
+    match operation {
         Op::AttachThing { thing, cert } => {
             Ok(cx.cloud.attach_thing(thing, state.resolve(cert)?.1).await?)
         }
@@ -158,12 +248,6 @@ pub(super) async fn run_operation(
         Op::DeleteCertificate { cert } => {
             Ok(cx.cloud.delete_certificate(state.resolve(cert)?.0).await?)
         }
-        Op::LoadCertificate { id, arn } => certificates::load(cx, state, id, arn).await,
-        Op::WriteDeviceFiles {
-            device,
-            dir,
-            generated_key,
-        } => files::write(cx, state, device, dir, *generated_key).await,
-        Op::RecordFacts(record) => things::record_facts(cx, state, record).await,
+        other => Err(misdispatched(other)),
     }
 }

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use super::{PlanError, Planner, field};
+use crate::live::LiveCa;
 use crate::live::{CaStatus, CertificateMode, RegistrationStatus};
 use crate::plan::{
     Action, Address, Change, IdempotencyToken, Operation, Phase, Reason, ReasonCode, Template,
     Verification, derive_token,
 };
-use crate::spec::{CaSpec, CertValidity, KeyAlgorithm};
+use crate::spec::{CaSpec, CertValidity, KeyAlgorithm, SigningAlgorithm, Subject};
 
 impl Planner<'_> {
     pub(super) fn plan_ca(&mut self) {
@@ -24,58 +25,13 @@ impl Planner<'_> {
                     ..
                 },
                 None,
-            ) => {
-                let mut fields = BTreeMap::new();
-                fields.insert("common_name".to_string(), subject.common_name.clone());
-                for (name, value) in [
-                    ("organization", &subject.organization),
-                    ("organizational_unit", &subject.organizational_unit),
-                    ("country", &subject.country),
-                    ("state", &subject.state),
-                    ("locality", &subject.locality),
-                ] {
-                    if let Some(value) = value {
-                        fields.insert(name.to_string(), value.clone());
-                    }
-                }
-                let token =
-                    derive_token(&["ca", &fleet, &subject.common_name, key_algorithm.aws_name()]);
-                let root_token = derive_token(&["root-ca-certificate", &token]);
-                self.push(Change {
-                    address: Address::Ca,
-                    device: None,
-                    action: Action::Create,
-                    phase: Phase::Ca,
-                    reason: Reason::new(
-                        ReasonCode::CaMissing,
-                        format!("no private CA tagged fleetcert:fleet={fleet} exists"),
-                    ),
-                    details: vec![
-                        field("subject", None, Some(format!("CN={}", subject.common_name))),
-                        field("key_algorithm", None, Some(key_algorithm.aws_name().into())),
-                        field(
-                            "signing_algorithm",
-                            None,
-                            Some(signing_algorithm.aws_name().into()),
-                        ),
-                        field("validity", None, Some(validity.to_string())),
-                    ],
-                    operations: vec![
-                        Operation::CreateCa {
-                            subject: fields,
-                            key_algorithm: *key_algorithm,
-                            signing_algorithm: *signing_algorithm,
-                            idempotency_token: token,
-                        },
-                        Operation::ActivateRootCa {
-                            validity: *validity,
-                            signing_algorithm: *signing_algorithm,
-                            template: Template::RootCa,
-                            idempotency_token: root_token,
-                        },
-                    ],
-                });
-            }
+            ) => self.plan_new_ca(
+                &fleet,
+                subject,
+                *key_algorithm,
+                *signing_algorithm,
+                *validity,
+            ),
             (
                 CaSpec::Create {
                     key_algorithm,
@@ -84,92 +40,165 @@ impl Planner<'_> {
                     ..
                 },
                 Some(ca),
-            ) => {
-                if ca.key_algorithm != key_algorithm.aws_name() {
-                    self.errors.push(PlanError::UnusableCa {
-                        arn: ca.arn.clone(),
-                        fleet,
-                        reason: format!(
-                            "its key algorithm is {} but the spec asks for {}; a CA's key cannot change",
-                            ca.key_algorithm,
-                            key_algorithm.aws_name()
-                        ),
-                    });
-                    return;
-                }
-                match ca.status {
-                    CaStatus::Active => {}
-                    CaStatus::Creating | CaStatus::PendingCertificate => self.push(Change {
-                        address: Address::Ca,
-                        device: None,
-                        action: Action::Update,
-                        phase: Phase::Ca,
-                        reason: Reason::new(
-                            ReasonCode::CaNotActivated,
-                            format!(
-                                "CA {} was created but never activated (status {})",
-                                ca.arn, ca.status
-                            ),
-                        ),
-                        details: vec![field(
-                            "status",
-                            Some(ca.status.to_string()),
-                            Some(CaStatus::Active.to_string()),
-                        )],
-                        operations: vec![Operation::ActivateRootCa {
-                            validity: *validity,
-                            signing_algorithm: *signing_algorithm,
-                            template: Template::RootCa,
-                            idempotency_token: derive_token(&["root-ca-certificate", &ca.arn]),
-                        }],
-                    }),
-                    other => self.errors.push(PlanError::UnusableCa {
-                        arn: ca.arn.clone(),
-                        fleet,
-                        reason: format!("its status is {other}, not ACTIVE"),
-                    }),
-                }
-            }
-            (CaSpec::Adopt { arn, .. }, Some(ca)) => {
-                let mut reasons = Vec::new();
-                if ca.status != CaStatus::Active {
-                    reasons.push(format!("its status is {}, not ACTIVE", ca.status));
-                }
-                if ca.key_algorithm != KeyAlgorithm::EcPrime256v1.aws_name() {
-                    reasons.push(format!(
-                        "its key algorithm is {}; fleetcert's fleets use EC_prime256v1",
-                        ca.key_algorithm
-                    ));
-                }
-                if let Some(other) = ca.owner.as_ref().filter(|o| *o != &fleet) {
-                    reasons.push(format!("it is tagged as fleet {other}'s"));
-                }
-                if !reasons.is_empty() {
-                    self.errors.push(PlanError::UnusableCa {
-                        arn: arn.clone(),
-                        fleet,
-                        reason: reasons.join("; "),
-                    });
-                } else if ca.owner.is_none() {
-                    self.push(Change {
-                        address: Address::Ca,
-                        device: None,
-                        action: Action::Adopt,
-                        phase: Phase::Ca,
-                        reason: Reason::new(
-                            ReasonCode::CaAdopted,
-                            format!("the spec adopts CA {arn}"),
-                        ),
-                        details: vec![field("tag fleetcert:fleet", None, Some(fleet.clone()))],
-                        operations: vec![Operation::TagCa { arn: arn.clone() }],
-                    });
-                }
-            }
+            ) => self.plan_created_ca(&fleet, ca, *key_algorithm, *signing_algorithm, *validity),
+            (CaSpec::Adopt { arn, .. }, Some(ca)) => self.plan_adopted_ca(fleet, arn, ca),
             (CaSpec::Adopt { arn, .. }, None) => self.errors.push(PlanError::UnusableCa {
                 arn: arn.clone(),
                 fleet,
                 reason: "it was not found".into(),
             }),
+        }
+    }
+
+    /// No CA yet: create the root CA and activate it.
+    fn plan_new_ca(
+        &mut self,
+        fleet: &str,
+        subject: &Subject,
+        key_algorithm: KeyAlgorithm,
+        signing_algorithm: SigningAlgorithm,
+        validity: CertValidity,
+    ) {
+        let mut fields = BTreeMap::new();
+        fields.insert("common_name".to_string(), subject.common_name.clone());
+        for (name, value) in [
+            ("organization", &subject.organization),
+            ("organizational_unit", &subject.organizational_unit),
+            ("country", &subject.country),
+            ("state", &subject.state),
+            ("locality", &subject.locality),
+        ] {
+            if let Some(value) = value {
+                fields.insert(name.to_string(), value.clone());
+            }
+        }
+        let token = derive_token(&["ca", fleet, &subject.common_name, key_algorithm.aws_name()]);
+        let root_token = derive_token(&["root-ca-certificate", &token]);
+        self.push(Change {
+            address: Address::Ca,
+            device: None,
+            action: Action::Create,
+            phase: Phase::Ca,
+            reason: Reason::new(
+                ReasonCode::CaMissing,
+                format!("no private CA tagged fleetcert:fleet={fleet} exists"),
+            ),
+            details: vec![
+                field("subject", None, Some(format!("CN={}", subject.common_name))),
+                field("key_algorithm", None, Some(key_algorithm.aws_name().into())),
+                field(
+                    "signing_algorithm",
+                    None,
+                    Some(signing_algorithm.aws_name().into()),
+                ),
+                field("validity", None, Some(validity.to_string())),
+            ],
+            operations: vec![
+                Operation::CreateCa {
+                    subject: fields,
+                    key_algorithm,
+                    signing_algorithm,
+                    idempotency_token: token,
+                },
+                Operation::ActivateRootCa {
+                    validity,
+                    signing_algorithm,
+                    template: Template::RootCa,
+                    idempotency_token: root_token,
+                },
+            ],
+        });
+    }
+
+    /// The CA fleetcert created: usable once ACTIVE, activated if it never was.
+    fn plan_created_ca(
+        &mut self,
+        fleet: &str,
+        ca: &LiveCa,
+        key_algorithm: KeyAlgorithm,
+        signing_algorithm: SigningAlgorithm,
+        validity: CertValidity,
+    ) {
+        if ca.key_algorithm != key_algorithm.aws_name() {
+            self.errors.push(PlanError::UnusableCa {
+                arn: ca.arn.clone(),
+                fleet: fleet.to_string(),
+                reason: format!(
+                    "its key algorithm is {} but the spec asks for {}; a CA's key cannot change",
+                    ca.key_algorithm,
+                    key_algorithm.aws_name()
+                ),
+            });
+            return;
+        }
+        match ca.status {
+            CaStatus::Active => {}
+            CaStatus::Creating | CaStatus::PendingCertificate => self.push(Change {
+                address: Address::Ca,
+                device: None,
+                action: Action::Update,
+                phase: Phase::Ca,
+                reason: Reason::new(
+                    ReasonCode::CaNotActivated,
+                    format!(
+                        "CA {} was created but never activated (status {})",
+                        ca.arn, ca.status
+                    ),
+                ),
+                details: vec![field(
+                    "status",
+                    Some(ca.status.to_string()),
+                    Some(CaStatus::Active.to_string()),
+                )],
+                operations: vec![Operation::ActivateRootCa {
+                    validity,
+                    signing_algorithm,
+                    template: Template::RootCa,
+                    idempotency_token: derive_token(&["root-ca-certificate", &ca.arn]),
+                }],
+            }),
+            other => self.errors.push(PlanError::UnusableCa {
+                arn: ca.arn.clone(),
+                fleet: fleet.to_string(),
+                reason: format!("its status is {other}, not ACTIVE"),
+            }),
+        }
+    }
+
+    /// The CA the spec names: usable if ACTIVE, EC P-256 and nobody else's;
+    /// tagged as the fleet's if it carries no tag.
+    fn plan_adopted_ca(&mut self, fleet: String, arn: &str, ca: &LiveCa) {
+        let mut reasons = Vec::new();
+        if ca.status != CaStatus::Active {
+            reasons.push(format!("its status is {}, not ACTIVE", ca.status));
+        }
+        if ca.key_algorithm != KeyAlgorithm::EcPrime256v1.aws_name() {
+            reasons.push(format!(
+                "its key algorithm is {}; fleetcert's fleets use EC_prime256v1",
+                ca.key_algorithm
+            ));
+        }
+        if let Some(other) = ca.owner.as_ref().filter(|o| *o != &fleet) {
+            reasons.push(format!("it is tagged as fleet {other}'s"));
+        }
+        if !reasons.is_empty() {
+            self.errors.push(PlanError::UnusableCa {
+                arn: arn.to_string(),
+                fleet: fleet.to_string(),
+                reason: reasons.join("; "),
+            });
+        } else if ca.owner.is_none() {
+            self.push(Change {
+                address: Address::Ca,
+                device: None,
+                action: Action::Adopt,
+                phase: Phase::Ca,
+                reason: Reason::new(ReasonCode::CaAdopted, format!("the spec adopts CA {arn}")),
+                details: vec![field("tag fleetcert:fleet", None, Some(fleet.clone()))],
+                operations: vec![Operation::TagCa {
+                    arn: arn.to_string(),
+                }],
+            });
         }
     }
 

@@ -288,54 +288,7 @@ impl Planner<'_> {
         let name = device.name.as_str();
         let now = self.options.now;
         let newest = alive.last().copied();
-        let (action, reason) = match newest {
-            None => (
-                Action::Create,
-                Reason::new(
-                    ReasonCode::CertificateMissing,
-                    format!("device {name} has no active certificate"),
-                ),
-            ),
-            Some(old) if forced => (
-                Action::RetireThenCreate,
-                Reason::new(
-                    ReasonCode::ReplaceRequested,
-                    format!(
-                        "--replace {name}: certificate {} is retired and a new one issued",
-                        short(&old.id)
-                    ),
-                ),
-            ),
-            Some(old) if !Self::key_matches(device, old) => (
-                Action::CreateThenRetire,
-                Reason::new(
-                    ReasonCode::CsrChanged,
-                    format!(
-                        "the spec's CSR for {name} has a different key than certificate {}",
-                        short(&old.id)
-                    ),
-                ),
-            ),
-            Some(old) if device.renew_at(old.not_after) <= now => (
-                Action::CreateThenRetire,
-                Reason::new(
-                    ReasonCode::CertificateExpiring,
-                    format!(
-                        "certificate {} expires {}, within renew_before {}",
-                        short(&old.id),
-                        date(old.not_after),
-                        device.renew_before
-                    ),
-                ),
-            ),
-            Some(old) => (
-                Action::CreateThenRetire,
-                Reason::new(
-                    ReasonCode::CertificateUnusable,
-                    format!("certificate {} cannot be used", short(&old.id)),
-                ),
-            ),
-        };
+        let (action, reason) = Self::issue_reason(device, newest, forced, now);
         let mut operations = Vec::new();
         if action == Action::RetireThenCreate {
             for old in alive {
@@ -408,6 +361,64 @@ impl Planner<'_> {
             details,
             operations,
         });
+    }
+
+    /// Why a device gets a new certificate, and whether the old one goes first.
+    fn issue_reason(
+        device: &DeviceSpec,
+        newest: Option<&LiveCertificate>,
+        forced: bool,
+        now: i64,
+    ) -> (Action, Reason) {
+        let name = device.name.as_str();
+        match newest {
+            None => (
+                Action::Create,
+                Reason::new(
+                    ReasonCode::CertificateMissing,
+                    format!("device {name} has no active certificate"),
+                ),
+            ),
+            Some(old) if forced => (
+                Action::RetireThenCreate,
+                Reason::new(
+                    ReasonCode::ReplaceRequested,
+                    format!(
+                        "--replace {name}: certificate {} is retired and a new one issued",
+                        short(&old.id)
+                    ),
+                ),
+            ),
+            Some(old) if !Self::key_matches(device, old) => (
+                Action::CreateThenRetire,
+                Reason::new(
+                    ReasonCode::CsrChanged,
+                    format!(
+                        "the spec's CSR for {name} has a different key than certificate {}",
+                        short(&old.id)
+                    ),
+                ),
+            ),
+            Some(old) if device.renew_at(old.not_after) <= now => (
+                Action::CreateThenRetire,
+                Reason::new(
+                    ReasonCode::CertificateExpiring,
+                    format!(
+                        "certificate {} expires {}, within renew_before {}",
+                        short(&old.id),
+                        date(old.not_after),
+                        device.renew_before
+                    ),
+                ),
+            ),
+            Some(old) => (
+                Action::CreateThenRetire,
+                Reason::new(
+                    ReasonCode::CertificateUnusable,
+                    format!("certificate {} cannot be used", short(&old.id)),
+                ),
+            ),
+        }
     }
 
     /// The key of a new certificate: the spec's CSR, or a generated key

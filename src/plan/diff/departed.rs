@@ -74,6 +74,13 @@ impl Planner<'_> {
                 (OnRemoval::Deactivate, _) => {}
             }
         }
+        self.plan_departed_things();
+    }
+
+    /// The things of devices that left the spec, deleted under
+    /// `on_removal: revoke` with `delete_things`.
+    fn plan_departed_things(&mut self) {
+        let lifecycle = self.spec.lifecycle;
         // Only revocation is final enough to delete the thing; `deactivate`
         // is reversible and keeps the thing with its certificate.
         if lifecycle.on_removal != OnRemoval::Revoke || !lifecycle.delete_things {
