@@ -28,7 +28,7 @@ use fleetcert::aws_op::AwsOp;
 use fleetcert::cloud::{DEFAULT_SHARE, default_rate};
 use fleetcert::live::LiveState;
 use fleetcert::plan::{PlanOptions, diff};
-use fleetcert::testkit::{DAY, LiveBuilder};
+use fleetcert::testkit::{DAY, FleetBuilder, LiveBuilder, write_device_lists};
 
 // ---- peak memory: a counting allocator ------------------------------------
 
@@ -107,24 +107,20 @@ fn run(mut command: Command, what: &str) -> (Duration, String) {
 /// A fleet of `devices` generated-key devices, one policy each.
 fn write_fleet(dir: &Path, fleet: &str, devices: usize) {
     std::fs::create_dir_all(dir).expect("dir");
-    let yaml = format!(
-        "version: 1\nfleet: {fleet}\nregion: ap-northeast-1\n\
-         ca:\n  subject: {{common_name: {fleet} Root CA}}\n  validity: 10y\n  iot: {{mode: sni_only}}\n\
-         defaults:\n  validity: 365d\n  renew_before: 30d\n  policies: [telemetry]\n\
-         policies:\n  telemetry:\n    document: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}}]}}\n\
-         lifecycle:\n  max_destructive_changes: 10\ninclude: devices/*.yaml\n"
-    );
-    std::fs::write(dir.join("fleet.yaml"), yaml).expect("write fleet.yaml");
+    FleetBuilder::new(fleet)
+        .region("ap-northeast-1")
+        .validity("365d", "30d")
+        .default("policies: [telemetry]")
+        .policy(
+            "telemetry",
+            "[{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}]",
+        )
+        .lifecycle("max_destructive_changes: 10")
+        .include("devices/*.yaml")
+        .write(dir);
     // Large fleets split their device lists over include files.
-    std::fs::create_dir_all(dir.join("devices")).expect("devices dir");
-    for (part, start) in (0..devices).step_by(5000).enumerate() {
-        let mut list = String::from("devices:\n");
-        for i in start..(start + 5000).min(devices) {
-            list.push_str(&format!("  - name: dev-{i:06}\n"));
-        }
-        std::fs::write(dir.join(format!("devices/part-{part:03}.yaml")), list)
-            .expect("write devices");
-    }
+    let names: Vec<String> = (0..devices).map(|i| format!("dev-{i:06}")).collect();
+    write_device_lists(dir, &names, 5000);
 }
 
 /// Flags that lift fleetcert's own pacing (for building a fleet fast while

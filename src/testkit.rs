@@ -26,7 +26,11 @@ pub fn sha(text: &str) -> String {
 #[derive(Debug, Clone)]
 pub struct FleetBuilder {
     fleet: String,
+    region: Option<String>,
     iot_mode: &'static str,
+    validity: (String, String),
+    rate_limits: Vec<(String, f64)>,
+    include: Option<String>,
     defaults: Vec<String>,
     policies: Vec<(String, String)>,
     devices: Vec<String>,
@@ -43,13 +47,40 @@ impl FleetBuilder {
     pub fn new(fleet: &str) -> Self {
         Self {
             fleet: fleet.to_string(),
+            region: None,
             iot_mode: "sni_only",
-            defaults: vec!["validity: 10d".into(), "renew_before: 3d".into()],
+            validity: ("10d".into(), "3d".into()),
+            rate_limits: Vec::new(),
+            include: None,
+            defaults: Vec::new(),
             policies: Vec::new(),
             devices: Vec::new(),
             lifecycle: Vec::new(),
             files: Vec::new(),
         }
+    }
+
+    pub fn region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_string());
+        self
+    }
+
+    /// The devices' default validity and renew_before, e.g. `365d`, `30d`.
+    pub fn validity(mut self, validity: &str, renew_before: &str) -> Self {
+        self.validity = (validity.to_string(), renew_before.to_string());
+        self
+    }
+
+    /// A `rate_limits` entry, e.g. `iot:RegisterCertificate`, 5.
+    pub fn rate_limit(mut self, operation: &str, rate: f64) -> Self {
+        self.rate_limits.push((operation.to_string(), rate));
+        self
+    }
+
+    /// Device lists in include files (see [`write_device_lists`]).
+    pub fn include(mut self, pattern: &str) -> Self {
+        self.include = Some(pattern.to_string());
+        self
     }
 
     /// The CA's IoT registration mode (`default` or `sni_only`).
@@ -104,11 +135,20 @@ impl FleetBuilder {
 
     /// The fleet.yaml text.
     pub fn yaml(&self) -> String {
-        let mut yaml = format!(
-            "version: 1\nfleet: {}\nca:\n  subject: {{common_name: {} CA}}\n  validity: 10y\n  iot: {{mode: {}}}\n",
-            self.fleet, self.fleet, self.iot_mode
+        let mut yaml = format!("version: 1\nfleet: {}\n", self.fleet);
+        if let Some(region) = &self.region {
+            let _ = writeln!(yaml, "region: {region}");
+        }
+        let _ = writeln!(
+            yaml,
+            "ca:\n  subject: {{common_name: {} CA}}\n  validity: 10y\n  iot: {{mode: {}}}",
+            self.fleet, self.iot_mode
         );
-        yaml.push_str("defaults:\n");
+        let _ = writeln!(
+            yaml,
+            "defaults:\n  validity: {}\n  renew_before: {}",
+            self.validity.0, self.validity.1
+        );
         for line in &self.defaults {
             let _ = writeln!(yaml, "  {line}");
         }
@@ -121,10 +161,19 @@ impl FleetBuilder {
                 );
             }
         }
-        yaml.push_str(if self.devices.is_empty() {
-            "devices: []\n"
-        } else {
-            "devices:\n"
+        if !self.rate_limits.is_empty() {
+            yaml.push_str("rate_limits:\n");
+            for (operation, rate) in &self.rate_limits {
+                let _ = writeln!(yaml, "  \"{operation}\": {rate}");
+            }
+        }
+        if let Some(pattern) = &self.include {
+            let _ = writeln!(yaml, "include: {pattern}");
+        }
+        yaml.push_str(match (self.devices.is_empty(), &self.include) {
+            (true, Some(_)) => "",
+            (true, None) => "devices: []\n",
+            (false, _) => "devices:\n",
         });
         for device in &self.devices {
             yaml.push_str(device);
@@ -156,6 +205,21 @@ impl FleetBuilder {
     pub fn load(&self, dir: &Path) -> Spec {
         let path = self.write(dir);
         crate::spec::load(&path).unwrap_or_else(|e| panic!("{}\n{}", self.yaml(), e.render(false)))
+    }
+}
+
+/// Write `names` as device lists under `dir/devices/`, `per_file` to a file
+/// (large fleets split their lists over include files: `include: devices/*.yaml`).
+pub fn write_device_lists(dir: &Path, names: &[String], per_file: usize) {
+    let devices = dir.join("devices");
+    std::fs::create_dir_all(&devices).expect("create devices/");
+    for (part, chunk) in names.chunks(per_file.max(1)).enumerate() {
+        let mut list = String::from("devices:\n");
+        for name in chunk {
+            let _ = writeln!(list, "  - name: {name}");
+        }
+        std::fs::write(devices.join(format!("part-{part:03}.yaml")), list)
+            .expect("write a device list");
     }
 }
 

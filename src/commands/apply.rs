@@ -228,7 +228,7 @@ fn finished(ok: bool) -> (ExitStatus, bool) {
     (status, ok)
 }
 
-fn stale(path: &Path, why: &str, changes: &[String]) -> String {
+fn stale(path: &Path, why: &str, changes: &[impl std::fmt::Display]) -> String {
     let mut text = format!(
         "saved plan {} is stale: {why}; nothing was applied.",
         path.display()

@@ -29,7 +29,9 @@ use crate::live::LiveState;
 use crate::plan::Plan;
 use crate::spec::Spec;
 
-pub use stale::{live_changes, spec_changes};
+pub use stale::{
+    Difference, Happened, LiveChange, SpecChange, Subject, live_changes, spec_changes,
+};
 
 /// What the envelope's `kind` says.
 pub const KIND: &str = "fleetcert-plan";

@@ -238,8 +238,8 @@ fn iam_policies_snapshot() {
     let fleet = FleetDir::root_example();
     let (plan_text, plan) = iam(&account, &fleet, "plan");
     let (apply_text, apply) = iam(&account, &fleet, "apply");
-    insta::assert_snapshot!("iam_policy_plan", plan_text);
-    insta::assert_snapshot!("iam_policy_apply", apply_text);
+    snapshot!("iam_policy_plan", plan_text);
+    snapshot!("iam_policy_apply", apply_text);
     // plan mode is read-only; apply mode includes it.
     let read = actions(&plan);
     assert!(

@@ -102,12 +102,14 @@ async fn an_existing_fleet_is_imported_adopted_and_then_in_sync() {
     .success();
     assert!(imported.stdout.contains("Wrote"), "{}", imported.stdout);
     let yaml = std::fs::read_to_string(out_dir.join("fleet.yaml")).unwrap();
-    insta::with_settings!({filters => vec![
-        (r"\b[0-9a-f]{64}\b", "[certificate-id]"),
-        (r"arn:aws:acm-pca:[^\s]+", "[ca-arn]"),
-    ]}, {
-        insta::assert_snapshot!("imported_fleet_yaml", yaml);
-    });
+    snapshot!(
+        "imported_fleet_yaml",
+        yaml,
+        [
+            (r"\b[0-9a-f]{64}\b", "[certificate-id]"),
+            (r"arn:aws:acm-pca:[^\s]+", "[ca-arn]"),
+        ]
+    );
     assert!(out_dir.join("policies/hand-telemetry.json").exists());
     // Importing again over it is refused without --force: the files on disk
     // stay as they were, and import (a reader) wrote nothing to AWS.

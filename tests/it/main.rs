@@ -1,6 +1,27 @@
 //! fleetcert's integration tests: one binary, with the AWS emulator as part
 //! of the suite (see harness.rs).
 
+/// The suite's one snapshot macro: `insta::assert_snapshot!` with the
+/// filters every snapshot needs (this build's version, temporary
+/// directories), plus any the test adds: `snapshot!(name, text)` or
+/// `snapshot!(name, text, [(regex, replacement), ...])`.
+macro_rules! snapshot {
+    ($name:expr, $text:expr) => {
+        snapshot!($name, $text, [])
+    };
+    ($name:expr, $text:expr, [$(($pattern:expr, $replacement:expr)),* $(,)?]) => {{
+        #[allow(unused_mut)]
+        let mut filters: Vec<(&str, &str)> = vec![
+            (r#""fleetcert_version": "[^"]+""#, r#""fleetcert_version": "[version]""#),
+            (r"/tmp/\.tmp[A-Za-z0-9]+", "[tmp]"),
+        ];
+        $(filters.push(($pattern, $replacement));)*
+        insta::with_settings!({filters => filters}, {
+            insta::assert_snapshot!($name, $text);
+        });
+    }};
+}
+
 mod aws_check;
 mod aws_ops;
 mod crash_kill;

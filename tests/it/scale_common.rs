@@ -13,31 +13,31 @@ use fleetcert::pki::keys::DeviceKey;
 
 use crate::harness::Account;
 
+use fleetcert::testkit::FleetBuilder;
+
 pub const FLEET: &str = "scale";
 
 /// `fleet.yaml` with `devices` generated-key devices (`dev-000`...) sharing
 /// one policy, and `rate_limits` for fleetcert's own pacing.
 pub fn write_fleet(dir: &Path, devices: usize, rate_limits: &[(&str, f64)]) -> Vec<String> {
-    let mut yaml = format!(
-        "version: 1\nfleet: {FLEET}\nregion: ap-northeast-1\n\
-         ca:\n  subject: {{common_name: Scale Root CA}}\n  validity: 10y\n  iot: {{mode: sni_only}}\n\
-         defaults:\n  validity: 365d\n  renew_before: 30d\n  policies: [telemetry]\n\
-         policies:\n  telemetry:\n    document: {{Version: \"2012-10-17\", Statement: [{{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}}]}}\n"
-    );
-    if !rate_limits.is_empty() {
-        yaml.push_str("rate_limits:\n");
-        for (op, rate) in rate_limits {
-            yaml.push_str(&format!("  \"{op}\": {rate}\n"));
-        }
+    let mut fleet = FleetBuilder::new(FLEET)
+        .region("ap-northeast-1")
+        .validity("365d", "30d")
+        .default("policies: [telemetry]")
+        .policy("telemetry", CONNECT_ANYWHERE);
+    for (op, rate) in rate_limits {
+        fleet = fleet.rate_limit(op, *rate);
     }
-    yaml.push_str("devices:\n");
     let names: Vec<String> = (0..devices).map(|i| format!("dev-{i:03}")).collect();
     for name in &names {
-        yaml.push_str(&format!("  - name: {name}\n"));
+        fleet = fleet.device(name);
     }
-    std::fs::write(dir.join("fleet.yaml"), yaml).unwrap();
+    fleet.write(dir);
     names
 }
+
+/// The scale fleets' policy: connect as any client id (what load tests need).
+const CONNECT_ANYWHERE: &str = "[{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}]";
 
 /// A loopback proxy in front of the emulator that records every
 /// IssueCertificate request's idempotency token and template, and the

@@ -46,9 +46,11 @@ async fn each_spec_change_is_planned_exactly_and_converges() {
         "changes give exit code 2:\n{}{}",
         plan.stdout, plan.stderr
     );
-    insta::with_settings!({filters => vec![(r"\b[0-9a-f]{10}\b", "[cert-id]")]}, {
-        insta::assert_snapshot!("spec_changes_plan", plan.stdout);
-    });
+    snapshot!(
+        "spec_changes_plan",
+        plan.stdout,
+        [(r"\b[0-9a-f]{10}\b", "[cert-id]")]
+    );
 
     apply_ok(&account, fleet.path());
     // Converged in AWS itself, not in what fleetcert recorded on the things.

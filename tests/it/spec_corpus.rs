@@ -66,6 +66,6 @@ fn every_invalid_spec_is_reported_with_its_position() {
             stderr.contains("error: ") && stderr.contains(" --> "),
             "{name}:\n{stderr}"
         );
-        insta::assert_snapshot!(name.as_str(), stderr);
+        snapshot!(name.as_str(), stderr);
     }
 }
