@@ -260,3 +260,127 @@ fn check_records_last(plan: &Plan, out: &mut Vec<Violation>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::live::CertificateMode;
+    use crate::plan::{Action, Change, PlanCa, Reason, ReasonCode};
+    use crate::testkit::LiveBuilder;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn change(address: Address, phase: Phase, operations: Vec<Operation>) -> Change {
+        Change {
+            device: address.device().map(str::to_string),
+            address,
+            action: Action::Update,
+            phase,
+            reason: Reason::new(ReasonCode::ThingAttributesDiffer, "test"),
+            details: vec![],
+            operations,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            fleet: "f".into(),
+            at: NOW,
+            ca: PlanCa {
+                arn: Slot::Known("arn:ca".into()),
+                certificate: Slot::Known("pem".into()),
+            },
+            changes,
+            warnings: vec![],
+            max_destructive_changes: 10,
+            guard: vec![],
+        }
+    }
+
+    fn live() -> LiveState {
+        LiveBuilder::empty("f")
+            .with_ca(NOW, CertificateMode::SniOnly)
+            .with_thing("mine", &BTreeMap::new(), Some("f"))
+            .with_thing("theirs", &BTreeMap::new(), Some("other"))
+            .build()
+    }
+
+    fn record(thing: &str) -> Operation {
+        Operation::RecordFacts(crate::marker::Record {
+            thing: thing.into(),
+            issued_policies: None,
+            certificates: vec![],
+        })
+    }
+
+    #[test]
+    fn every_broken_invariant_is_named_with_its_change() {
+        let thing = |name: &str| Address::Thing(name.into());
+        let broken = plan(vec![
+            change(
+                Address::Certificate("mine".into()),
+                Phase::Devices,
+                vec![
+                    Operation::RegisterCertificate {
+                        device: "mine".into(),
+                    },
+                    record("mine"),
+                ],
+            ),
+            change(thing("mine"), Phase::Devices, vec![]),
+            change(
+                thing("theirs"),
+                Phase::Cleanup,
+                vec![Operation::DeleteThing {
+                    name: "theirs".into(),
+                }],
+            ),
+            change(Address::Policy("p".into()), Phase::Policies, vec![]),
+        ]);
+        let violations = check(&broken, &live()).unwrap_err();
+        let unfilled = Violation::Unfilled {
+            address: Address::Certificate("mine".into()),
+            operation: "register_certificate",
+            placeholder: "the certificate issued in this change",
+        };
+        assert!(violations.contains(&unfilled), "{violations:#?}");
+        assert!(violations.contains(&Violation::RecordNotLast {
+            address: Address::Certificate("mine".into()),
+            device: "mine".into(),
+        }));
+        assert!(violations.contains(&Violation::NotOwned {
+            address: thing("theirs"),
+            operation: "delete_thing",
+            resource: "thing theirs".into(),
+            fleet: "f".into(),
+        }));
+        assert!(violations.contains(&Violation::PhaseOrder {
+            address: Address::Policy("p".into()),
+            phase: Phase::Policies,
+        }));
+        assert_eq!(violations.len(), 4, "{violations:#?}");
+        assert!(
+            unfilled
+                .to_string()
+                .starts_with("device.mine.certificate: register_certificate needs")
+        );
+    }
+
+    #[test]
+    fn a_ca_the_plan_must_produce_needs_its_ca_change() {
+        let mut without = plan(vec![change(
+            Address::Thing("mine".into()),
+            Phase::Devices,
+            vec![],
+        )]);
+        without.ca.arn = Slot::Produced;
+        let violations = check(&without, &live()).unwrap_err();
+        assert!(matches!(
+            violations.as_slice(),
+            [Violation::CaNotProduced { what: "ARN", .. }]
+        ));
+        assert!(check(&plan(vec![]), &live()).is_ok());
+    }
+}

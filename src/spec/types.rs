@@ -129,15 +129,6 @@ pub enum CertValidity {
 pub const VALIDITY_HINT: &str = "certificate validity is a whole number of days, months or years (PCA's Validity types DAYS, MONTHS, YEARS): write e.g. 365d, 12mo or 10y";
 
 impl CertValidity {
-    /// PCA's `Validity.Type`.
-    pub fn aws_type(self) -> &'static str {
-        match self {
-            Self::Days(_) => "DAYS",
-            Self::Months(_) => "MONTHS",
-            Self::Years(_) => "YEARS",
-        }
-    }
-
     /// PCA's `Validity.Value`.
     pub fn value(self) -> u32 {
         match self {
@@ -362,16 +353,6 @@ impl Named for IotMode {
         &[(Self::Default, "default"), (Self::SniOnly, "sni_only")];
 }
 
-impl IotMode {
-    /// IoT's `certificateMode`.
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            Self::Default => "DEFAULT",
-            Self::SniOnly => "SNI_ONLY",
-        }
-    }
-}
-
 /// The status of the CA's registration in AWS IoT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -385,15 +366,6 @@ impl Named for CaIotStatus {
     const WHAT: &'static str = "CA status";
     const ALL: &'static [(Self, &'static str)] =
         &[(Self::Active, "active"), (Self::Inactive, "inactive")];
-}
-
-impl CaIotStatus {
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            Self::Active => "ACTIVE",
-            Self::Inactive => "INACTIVE",
-        }
-    }
 }
 
 /// Why a certificate is revoked (RFC 5280 reasons, as PCA's
@@ -537,10 +509,7 @@ mod tests {
             assert!(text.parse::<CertValidity>().is_err(), "{text:?}");
         }
         let v = CertValidity::Months(12);
-        assert_eq!(
-            (v.aws_type(), v.value(), v.min_days(), v.max_days()),
-            ("MONTHS", 12, 336, 372)
-        );
+        assert_eq!((v.value(), v.min_days(), v.max_days()), (12, 336, 372));
         assert_eq!(CertValidity::Years(10).to_string(), "10y");
         assert_eq!(
             CertValidity::Years(1).min_duration(),
@@ -562,6 +531,6 @@ mod tests {
         );
         assert!(SigningAlgorithm::Sha256WithEcdsa.fits(KeyAlgorithm::EcPrime256v1));
         assert!(!SigningAlgorithm::Sha256WithRsa.fits(KeyAlgorithm::EcPrime256v1));
-        assert_eq!(IotMode::SniOnly.aws_name(), "SNI_ONLY");
+        assert_eq!(IotMode::parse_named("sni_only"), Some(IotMode::SniOnly));
     }
 }
