@@ -98,13 +98,30 @@ async fn run(
     let report = tokio::select! {
         report = crate::apply::execute_with_progress(plan, cloud, &options, &on_done, &progress) => report,
         lost = lease.lost() => {
-            let partial = ApplyReport { changes: done.lock().expect("reports").clone() };
-            printer.out(&render::text::apply_report(&partial));
+            let finished = done.lock().expect("reports").clone();
+            printer.out(&render::text::apply_report(&stopped(plan, finished)));
             return Err(lost.into());
         }
     };
     printer.out(&render::text::apply_report(&report));
     Ok(report.is_success())
+}
+
+/// The report of an apply stopped because its lock was lost: what finished,
+/// and every other change as skipped (apply is safe to re-run).
+fn stopped(plan: &Plan, finished: Vec<ChangeReport>) -> ApplyReport {
+    let done: std::collections::BTreeSet<_> = finished.iter().map(|r| r.address.clone()).collect();
+    let mut changes = finished;
+    for change in plan.changes.iter().filter(|c| !done.contains(&c.address)) {
+        changes.push(ChangeReport {
+            address: change.address.clone(),
+            action: change.action,
+            outcome: crate::apply::Outcome::Skipped {
+                because: "the fleet's lock was lost".into(),
+            },
+        });
+    }
+    ApplyReport { changes }
 }
 
 fn check_guard(plan: &Plan, args: &ApplyArgs) -> anyhow::Result<()> {

@@ -205,3 +205,82 @@ async fn a_dead_holder_is_released_with_force_unlock() {
     let drift = run(account.fleetcert(fleet.path()).args(["drift"]));
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
 }
+
+/// An apply whose lock is taken away stops at its next heartbeat, prints
+/// what it did and what it skipped, and fails; the next apply converges.
+#[tokio::test]
+async fn an_apply_that_loses_its_lock_stops_and_reports_what_it_did() {
+    use std::process::Stdio;
+    // Slow AWS, one device at a time: the apply outlives a heartbeat.
+    let emulator = crate::harness::Emulator::start(&["--latency-ms", "150"]);
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let mut fleet = fleetcert::testkit::FleetBuilder::new("lost")
+        .region("ap-northeast-1")
+        .default("policies: [p]")
+        .policy("p", fleetcert::testkit::CONNECT_STATEMENT);
+    for i in 0..40 {
+        fleet = fleet.device(&format!("dev-{i:02}"));
+    }
+    fleet.write(dir.path());
+    let apply = account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve", "--concurrency", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it holds the lock, then take the lock away.
+    let iot = account.iot().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let held = iot
+            .describe_thing()
+            .thing_name("fleetcert-lock-lost")
+            .send()
+            .await
+            .ok()
+            .and_then(|t| t.attributes().and_then(|a| a.get("holder").cloned()))
+            .is_some_and(|h| !h.is_empty());
+        if held {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the apply never took its lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let released = run(account.fleetcert(dir.path()).args(["force-unlock"])).success();
+    assert!(released.stdout.contains("Released"), "{}", released.stdout);
+
+    let output = apply.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert_eq!(output.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("lock was taken over"), "{stderr}");
+    let summary = stdout
+        .lines()
+        .find(|l| l.starts_with("Apply incomplete: "))
+        .unwrap_or_else(|| panic!("no summary of the stopped apply:\n{stdout}"));
+    let counts: Vec<usize> = summary
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [succeeded, failed, skipped] = counts[..] else {
+        panic!("{summary}")
+    };
+    assert!(succeeded > 0 && skipped > 0 && failed == 0, "{summary}");
+    assert!(
+        stdout.contains("skipped because the fleet's lock was lost"),
+        "{stdout}"
+    );
+    // Safe to re-run: the next apply finishes the job.
+    apply_ok(&account, dir.path());
+    let plan = run(account
+        .fleetcert(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
