@@ -259,3 +259,27 @@ fn a_pending_key_of_a_certificate_due_for_rotation_is_written_before_the_new_iss
         ]
     );
 }
+
+#[test]
+fn a_record_that_cannot_be_read_is_said_and_written_anew() {
+    let spec = spec(&["a"], &["on_removal: revoke"]);
+    let mut live = live(&spec, NOW - DAY);
+    // An unversioned record, as earlier releases wrote: the read layer read
+    // the thing's certificates in full and names the thing.
+    let legacy = live.markers["a"].replacen("unit:1[", "unit[", 1);
+    live.markers.insert("a".into(), legacy);
+    live.unreadable_records.insert("a".into());
+    let plan = diff(&spec, &live, &options(NOW)).unwrap();
+    assert!(
+        plan.warnings
+            .iter()
+            .any(|w| w.starts_with("thing a: its fleetcert record has a format")),
+        "{:?}",
+        plan.warnings
+    );
+    assert_eq!(
+        actions(&plan),
+        vec![("device.a.thing".to_string(), Action::Update)]
+    );
+    assert_eq!(plan.changes[0].reason.code, ReasonCode::RecordOutdated);
+}

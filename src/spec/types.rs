@@ -401,22 +401,6 @@ impl Named for RevocationReason {
     ];
 }
 
-impl RevocationReason {
-    /// PCA's `RevocationReason`.
-    pub fn aws_name(self) -> &'static str {
-        match self {
-            Self::Unspecified => "UNSPECIFIED",
-            Self::KeyCompromise => "KEY_COMPROMISE",
-            Self::CertificateAuthorityCompromise => "CERTIFICATE_AUTHORITY_COMPROMISE",
-            Self::AffiliationChanged => "AFFILIATION_CHANGED",
-            Self::Superseded => "SUPERSEDED",
-            Self::CessationOfOperation => "CESSATION_OF_OPERATION",
-            Self::PrivilegeWithdrawn => "PRIVILEGE_WITHDRAWN",
-            Self::AACompromise => "A_A_COMPROMISE",
-        }
-    }
-}
-
 /// What happens to the certificates of devices that left the spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -524,10 +508,8 @@ mod tests {
             Some(KeyAlgorithm::EcPrime256v1)
         );
         assert_eq!(
-            RevocationReason::parse_named("key_compromise")
-                .unwrap()
-                .aws_name(),
-            "KEY_COMPROMISE"
+            RevocationReason::parse_named("key_compromise"),
+            Some(RevocationReason::KeyCompromise)
         );
         assert!(SigningAlgorithm::Sha256WithEcdsa.fits(KeyAlgorithm::EcPrime256v1));
         assert!(!SigningAlgorithm::Sha256WithRsa.fits(KeyAlgorithm::EcPrime256v1));

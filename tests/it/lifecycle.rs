@@ -328,7 +328,7 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
     let plan = run(account.fleetcert(fleet.path()).args(["plan"])).success();
     assert!(
         plan.stdout
-            .contains("the spec revokes device stolen-1 (KEY_COMPROMISE)"),
+            .contains("the spec revokes device stolen-1 (revocation_reason: key_compromise)"),
         "{}",
         plan.stdout
     );

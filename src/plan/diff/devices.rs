@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use super::{PlanError, Planner, field, owner_text};
 use crate::live::LiveThing;
 use crate::plan::{Action, Address, Change, Detail, Operation, Phase, Reason, ReasonCode};
+use crate::spec::types::Named;
 use crate::spec::{DeviceSpec, Retire};
 
 impl Planner<'_> {
@@ -36,7 +37,10 @@ impl Planner<'_> {
                     reason,
                     Reason::new(
                         ReasonCode::DeviceRevoked,
-                        format!("the spec revokes device {name} ({})", reason.aws_name()),
+                        format!(
+                            "the spec revokes device {name} (revocation_reason: {})",
+                            reason.spelling()
+                        ),
                     ),
                     false,
                 );
