@@ -194,7 +194,10 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
         );
     }
     let saved = planfile::read(path)?;
-    let file = args.file.clone().unwrap_or_else(|| saved.spec.path.clone());
+    let file = match &args.file {
+        Some(file) => file.clone(),
+        None => recorded_spec_path(path, &saved.spec.path)?,
+    };
     let spec = common::load_spec(&file, printer)?;
     let runtime = common::runtime()?;
     runtime.block_on(async {
@@ -221,17 +224,87 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
                 let changes = planfile::live_changes(&saved.live.snapshot, &live);
                 bail!(stale(path, "AWS changed since the plan was made", &changes));
             }
-            let plan = &saved.plan;
-            printer.out(&render::text::plan(plan, printer.color_stdout()));
+            // The file's operations are not trusted (its checksum catches
+            // accidents, not attackers): apply what fleetcert derives now
+            // from the same spec, live state and moment, if it is the same.
+            let options = PlanOptions {
+                now: saved.plan.at,
+                replace: BTreeSet::new(),
+                pending_keys: common::pending_keys(&spec),
+            };
+            let plan = diff(&spec, &live, &options)
+                .map_err(|errors| common::plan_errors(errors, printer))?;
+            if let Some(difference) = plan_difference(&saved.plan, &plan) {
+                bail!(
+                    "saved plan {} is not the plan fleetcert derives from the spec and AWS: {difference}; \
+                     nothing was applied. Make and review a new plan: fleetcert plan --out {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+            printer.out(&render::text::plan(&plan, printer.color_stdout()));
             if plan.is_empty() {
                 return Ok((ExitStatus::Success, true));
             }
-            check_guard(plan, args)?;
+            check_guard(&plan, args)?;
             Ok(finished(
-                run(plan, &cloud, &live, args, lease, printer).await?,
+                run(&plan, &cloud, &live, args, lease, printer).await?,
             ))
         })
         .await
+    })
+}
+
+/// The spec a plan file names, used when `-f` is not given: only a relative
+/// path inside the working directory (a plan file cannot send fleetcert to
+/// read `/proc/self/environ` or `../elsewhere`).
+fn recorded_spec_path(plan: &Path, recorded: &Path) -> anyhow::Result<PathBuf> {
+    use std::path::Component;
+    let inside = recorded
+        .components()
+        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+    if !inside || recorded.as_os_str().is_empty() {
+        bail!(
+            "plan file {} names the spec {}, which is not a relative path inside this directory; \
+             name the spec with -f",
+            plan.display(),
+            recorded.display()
+        );
+    }
+    Ok(recorded.to_path_buf())
+}
+
+/// The first way `derived` differs from `saved`, in words; `None` if equal.
+fn plan_difference(saved: &Plan, derived: &Plan) -> Option<String> {
+    if saved == derived {
+        return None;
+    }
+    for (i, (s, d)) in saved.changes.iter().zip(&derived.changes).enumerate() {
+        if s != d {
+            let what = if s.address != d.address || s.action != d.action {
+                format!(
+                    "the file has {} {:?} where fleetcert plans {} {:?}",
+                    s.address, s.action, d.address, d.action
+                )
+            } else if s.operations != d.operations {
+                format!(
+                    "the operations of {} differ from what fleetcert plans",
+                    s.address
+                )
+            } else {
+                format!("{} differs in its reason or details", s.address)
+            };
+            return Some(format!("change {} of the file: {what}", i + 1));
+        }
+    }
+    Some(if saved.changes.len() != derived.changes.len() {
+        format!(
+            "the file has {} changes, fleetcert plans {}",
+            saved.changes.len(),
+            derived.changes.len()
+        )
+    } else {
+        "its fleet, CA, warnings or guard differ".to_string()
     })
 }
 

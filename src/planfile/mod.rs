@@ -14,7 +14,9 @@
 //! ```
 //!
 //! `sha256` digests the body's JSON text as written, so a file that was cut
-//! short or edited by hand is refused rather than half-applied.
+//! short or edited by hand is refused rather than half-applied. It catches
+//! accidents, not attackers (it is not keyed): `apply PLAN` re-derives the
+//! plan and applies it only if it equals the file's (commands/apply.rs).
 
 mod stale;
 

@@ -230,3 +230,67 @@ fn files_that_are_not_plans_are_refused_clearly() {
         assert!(out.stderr.contains(message), "{file}: {}", out.stderr);
     }
 }
+
+/// A plan file edited by someone who also recomputed its checksum (it is not
+/// keyed, so anyone can) is refused: apply carries out only what fleetcert
+/// derives from the reviewed spec, not the operations in the file. A plan
+/// file that names a spec outside the working directory is refused too.
+#[tokio::test]
+async fn an_edited_plan_with_a_valid_checksum_applies_nothing() {
+    use fleetcert::plan::Operation;
+    let account = Account::new(shared());
+    let fleet = FleetDir::root_example();
+    run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--out", "good.plan"]))
+    .success();
+    let mut file = fleetcert::planfile::read(&fleet.path().join("good.plan")).unwrap();
+    // Widen the first policy the plan creates to everything in IoT.
+    let widened = file
+        .plan
+        .changes
+        .iter_mut()
+        .flat_map(|c| c.operations.iter_mut())
+        .find_map(|op| match op {
+            Operation::CreatePolicy { document, .. } => Some(document),
+            _ => None,
+        })
+        .expect("the plan creates a policy");
+    *widened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#.into();
+    fleetcert::planfile::write(&fleet.path().join("edited.plan"), &file).unwrap();
+    let mut elsewhere = fleetcert::planfile::read(&fleet.path().join("good.plan")).unwrap();
+    elsewhere.spec.path = "/proc/self/environ".into();
+    fleetcert::planfile::write(&fleet.path().join("elsewhere.plan"), &elsewhere).unwrap();
+
+    let refused = run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "edited.plan"]));
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("saved plan edited.plan is not the plan fleetcert derives")
+            && refused.stderr.contains("the operations of policy."),
+        "{}",
+        refused.stderr
+    );
+    let away = run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "elsewhere.plan"]));
+    assert_eq!(away.code, 1, "{}{}", away.stdout, away.stderr);
+    assert!(
+        away.stderr
+            .contains("which is not a relative path inside this directory"),
+        "{}",
+        away.stderr
+    );
+    // Nothing but the lock was written.
+    let writes: Vec<_> = account
+        .writes()
+        .into_iter()
+        .filter(|(_, path)| !path.contains("fleetcert-lock-"))
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+    // The honest plan still applies.
+    run(account.fleetcert(fleet.path()).args(["apply", "good.plan"])).success();
+}
