@@ -140,7 +140,7 @@ pub fn classify(
             continue;
         }
         let cn = cert.subject_cn.as_deref();
-        let in_spec = cn.is_some_and(|cn| spec.devices.contains_key(cn));
+        let in_spec = cert.belongs_to(|cn| spec.devices.contains_key(cn));
         // A device that left the spec keeps its thing (marked as the fleet's)
         // until apply removes it: that is a removal not yet applied.
         let departed_device = cn.is_some_and(|cn| {

@@ -214,6 +214,15 @@ pub struct LiveCertificate {
     pub policies: BTreeSet<String>,
 }
 
+impl LiveCertificate {
+    /// Whether the certificate is of one of the devices `is_device` names
+    /// (by its subject CN, the device's name): the planner retires the
+    /// others as departed, drift reports them.
+    pub fn belongs_to(&self, is_device: impl Fn(&str) -> bool) -> bool {
+        self.subject_cn.as_deref().is_some_and(is_device)
+    }
+}
+
 impl LiveState {
     /// A digest of everything planning relied on (canonical JSON of the
     /// sorted state), to detect a world that moved under a saved plan.

@@ -14,11 +14,7 @@ impl Planner<'_> {
             .live
             .certificates
             .values()
-            .filter(|c| {
-                c.subject_cn
-                    .as_deref()
-                    .is_none_or(|cn| !self.index.wanted(cn))
-            })
+            .filter(|c| !c.belongs_to(|cn| self.index.wanted(cn)))
             .collect();
         // Certificates IoT registered by itself (JITR/JITP: PENDING_ACTIVATION)
         // or that are mid-transfer belong to another workflow: reported, never
