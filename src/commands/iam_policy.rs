@@ -59,34 +59,78 @@ fn compact_len(text: &str) -> usize {
 
 /// The policy document. `list_things`: name each device's thing (else `thing/*`).
 pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_things: bool) -> Value {
-    let iot = |resource: &str| format!("arn:aws:iot:{region}:{account}:{resource}");
-    let ca = match &spec.ca {
-        CaSpec::Adopt { arn, .. } => arn.clone(),
-        // Created by fleetcert: its id is not known before it exists.
-        CaSpec::Create { .. } => {
-            format!("arn:aws:acm-pca:{region}:{account}:certificate-authority/*")
-        }
+    let mut policy = PolicyBuilder {
+        spec,
+        region,
+        account,
+        list_things,
+        statements: BTreeMap::new(),
     };
-    let lock_thing = iot(&format!("thing/{}", crate::lock::thing_name(&spec.fleet)));
-    let spec_things: Vec<String> = if list_things {
-        spec.devices
-            .keys()
-            .map(|d| iot(&format!("thing/{d}")))
-            .collect()
-    } else {
-        vec![iot("thing/*")]
-    };
-    let spec_policies: Vec<String> = spec
-        .policies
-        .keys()
-        .map(|p| iot(&format!("policy/{p}")))
-        .collect();
-
-    let mut statements: BTreeMap<&str, (Vec<AwsOp>, Vec<String>)> = BTreeMap::new();
     // ---- plan and drift: read-only ----
-    statements.insert(
-        "ReadWithoutResourceTypes",
-        (
+    policy.unscoped_reads();
+    policy.fleet_ca_reads();
+    policy.iot_reads();
+    policy.lock_read();
+    if mode == IamMode::Apply {
+        policy.unscoped_writes();
+        policy.fleet_ca_issuance();
+        policy.certificate_updates();
+        policy.thing_writes();
+        policy.policy_writes();
+        policy.thing_type_writes();
+    }
+    policy.document()
+}
+
+/// The statements of one policy, by `Sid`, and what their ARNs are made of.
+/// Each method adds one group of statements; the document lists them sorted
+/// by `Sid`, whatever order they were added in.
+struct PolicyBuilder<'a> {
+    spec: &'a Spec,
+    region: &'a str,
+    account: &'a str,
+    /// Name each device's thing, rather than `thing/*`.
+    list_things: bool,
+    statements: BTreeMap<&'static str, Allow>,
+}
+
+/// One `Allow` statement's actions and resources.
+struct Allow {
+    actions: Vec<AwsOp>,
+    resources: Vec<String>,
+}
+
+impl PolicyBuilder<'_> {
+    fn allow(&mut self, sid: &'static str, actions: Vec<AwsOp>, resources: Vec<String>) {
+        self.statements.insert(sid, Allow { actions, resources });
+    }
+
+    fn iot(&self, resource: &str) -> String {
+        format!("arn:aws:iot:{}:{}:{resource}", self.region, self.account)
+    }
+
+    fn fleet_ca(&self) -> String {
+        match &self.spec.ca {
+            CaSpec::Adopt { arn, .. } => arn.clone(),
+            // Created by fleetcert: its id is not known before it exists.
+            CaSpec::Create { .. } => format!(
+                "arn:aws:acm-pca:{}:{}:certificate-authority/*",
+                self.region, self.account
+            ),
+        }
+    }
+
+    fn lock_thing(&self) -> String {
+        self.iot(&format!(
+            "thing/{}",
+            crate::lock::thing_name(&self.spec.fleet)
+        ))
+    }
+
+    /// Reading the live state: the List* calls, which name no resource type.
+    fn unscoped_reads(&mut self) {
+        self.allow(
+            "ReadWithoutResourceTypes",
             vec![
                 AwsOp::ListCertificateAuthorities,
                 AwsOp::ListAttachedPolicies,
@@ -98,22 +142,32 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
                 AwsOp::ListThings,
             ],
             vec!["*".into()],
-        ),
-    );
-    statements.insert(
-        "ReadFleetCa",
-        (
+        );
+    }
+
+    fn fleet_ca_reads(&mut self) {
+        let ca = self.fleet_ca();
+        self.allow(
+            "ReadFleetCa",
             vec![
                 AwsOp::DescribeCertificateAuthority,
                 AwsOp::GetCertificateAuthorityCertificate,
                 AwsOp::ListTags,
             ],
-            vec![ca.clone()],
-        ),
-    );
-    statements.insert(
-        "ReadIotResources",
-        (
+            vec![ca],
+        );
+    }
+
+    /// Every CA certificate, certificate and policy of the account and region:
+    /// fleetcert reads what it does not own, to refuse taking it over.
+    fn iot_reads(&mut self) {
+        let resources = vec![
+            self.iot("cacert/*"),
+            self.iot("cert/*"),
+            self.iot("policy/*"),
+        ];
+        self.allow(
+            "ReadIotResources",
             vec![
                 AwsOp::DescribeCACertificate,
                 AwsOp::DescribeCertificate,
@@ -122,20 +176,21 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
                 AwsOp::ListPolicyVersions,
                 AwsOp::ListTagsForResource,
             ],
-            vec![iot("cacert/*"), iot("cert/*"), iot("policy/*")],
-        ),
-    );
-    statements.insert(
-        "ReadLock",
-        (vec![AwsOp::DescribeThing], vec![lock_thing.clone()]),
-    );
+            resources,
+        );
+    }
 
-    if mode == IamMode::Apply {
-        let mut ca_create = vec![AwsOp::CreateCertificateAuthority];
-        if matches!(spec.ca, CaSpec::Adopt { .. }) {
-            ca_create.clear();
-        }
-        let mut no_resource = vec![
+    /// The apply lock is a thing: drift reads from it the digest the last
+    /// full apply recorded, and whether an apply is running now.
+    fn lock_read(&mut self) {
+        let lock = self.lock_thing();
+        self.allow("ReadLock", vec![AwsOp::DescribeThing], vec![lock]);
+    }
+
+    /// Registration with IoT, the endpoint, policy attachment and creating
+    /// the CA (when the spec creates it): calls that name no resource type.
+    fn unscoped_writes(&mut self) {
+        let mut actions = vec![
             AwsOp::DescribeEndpoint,
             AwsOp::GetRegistrationCode,
             AwsOp::RegisterCACertificate,
@@ -145,102 +200,138 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
             AwsOp::AttachPolicy,
             AwsOp::DetachPolicy,
         ];
-        no_resource.extend(ca_create);
-        no_resource.sort_unstable_by_key(|op| op.iam_action());
-        statements.insert("WriteWithoutResourceTypes", (no_resource, vec!["*".into()]));
-        statements.insert(
-            "IssueFromFleetCa",
-            (
-                vec![
-                    AwsOp::GetCertificate,
-                    AwsOp::GetCertificateAuthorityCsr,
-                    AwsOp::ImportCertificateAuthorityCertificate,
-                    AwsOp::IssueCertificate,
-                    AwsOp::RevokeCertificate,
-                    AwsOp::TagCertificateAuthority,
-                ],
-                vec![ca],
-            ),
-        );
-        statements.insert(
-            "ManageCertificates",
-            (
-                vec![
-                    AwsOp::DeleteCertificate,
-                    AwsOp::UpdateCACertificate,
-                    AwsOp::UpdateCertificate,
-                ],
-                vec![iot("cacert/*"), iot("cert/*")],
-            ),
-        );
-        let mut things = spec_things.clone();
-        things.push(lock_thing.clone());
-        statements.insert(
-            "CreateAndUpdateSpecThings",
-            (
-                // DescribeThing: after a retried UpdateThing meets a version
-                // conflict, apply reads the thing back to see whether its own
-                // lost attempt landed (cloud/ops/things.rs, thing_has).
-                vec![
-                    AwsOp::AttachThingPrincipal,
-                    AwsOp::CreateThing,
-                    AwsOp::DescribeThing,
-                    AwsOp::UpdateThing,
-                ],
-                things,
-            ),
-        );
-        statements.insert(
-            "RetireDepartedThings",
-            (
-                vec![AwsOp::DeleteThing, AwsOp::DetachThingPrincipal],
-                vec![iot("thing/*")],
-            ),
-        );
-        let mut policies = spec_policies.clone();
-        policies.sort();
-        statements.insert(
-            "CreateAndUpdateSpecPolicies",
-            (
-                vec![
-                    AwsOp::CreatePolicy,
-                    AwsOp::CreatePolicyVersion,
-                    AwsOp::TagResource,
-                ],
-                policies,
-            ),
-        );
-        statements.insert(
-            "RetireDepartedPolicies",
-            (
-                vec![AwsOp::DeletePolicy, AwsOp::DeletePolicyVersion],
-                vec![iot("policy/*")],
-            ),
-        );
-        if !spec.thing_types.is_empty() {
-            statements.insert(
-                "CreateSpecThingTypes",
-                (
-                    vec![AwsOp::CreateThingType],
-                    spec.thing_types
-                        .keys()
-                        .map(|t| iot(&format!("thingtype/{t}")))
-                        .collect(),
-                ),
-            );
+        if matches!(self.spec.ca, CaSpec::Create { .. }) {
+            actions.push(AwsOp::CreateCertificateAuthority);
         }
+        actions.sort_unstable_by_key(|op| op.iam_action());
+        self.allow("WriteWithoutResourceTypes", actions, vec!["*".into()]);
     }
 
-    let statements: Vec<Value> = statements
-        .into_iter()
-        .map(|(sid, (actions, resources))| {
-            json!({
-                "Sid": sid,
-                "Effect": "Allow",
-                "Action": actions.iter().map(|op| op.iam_action()).collect::<Vec<_>>(),
-                "Resource": resources,
+    /// Installing the created CA's certificate, and issuing and revoking
+    /// device certificates.
+    fn fleet_ca_issuance(&mut self) {
+        let ca = self.fleet_ca();
+        self.allow(
+            "IssueFromFleetCa",
+            vec![
+                AwsOp::GetCertificate,
+                AwsOp::GetCertificateAuthorityCsr,
+                AwsOp::ImportCertificateAuthorityCertificate,
+                AwsOp::IssueCertificate,
+                AwsOp::RevokeCertificate,
+                AwsOp::TagCertificateAuthority,
+            ],
+            vec![ca],
+        );
+    }
+
+    /// Activating, deactivating and deleting IoT certificates (the CA's too).
+    fn certificate_updates(&mut self) {
+        let resources = vec![self.iot("cacert/*"), self.iot("cert/*")];
+        self.allow(
+            "ManageCertificates",
+            vec![
+                AwsOp::DeleteCertificate,
+                AwsOp::UpdateCACertificate,
+                AwsOp::UpdateCertificate,
+            ],
+            resources,
+        );
+    }
+
+    /// The spec's things (and the lock) are created and changed by name;
+    /// departed things, whose names the spec no longer holds, are deleted
+    /// anywhere in the account and region.
+    fn thing_writes(&mut self) {
+        let mut things: Vec<String> = if self.list_things {
+            self.spec
+                .devices
+                .keys()
+                .map(|d| self.iot(&format!("thing/{d}")))
+                .collect()
+        } else {
+            vec![self.iot("thing/*")]
+        };
+        things.push(self.lock_thing());
+        self.allow(
+            "CreateAndUpdateSpecThings",
+            // DescribeThing: after a retried UpdateThing meets a version
+            // conflict, apply reads the thing back to see whether its own
+            // lost attempt landed (cloud/ops/things.rs, thing_has).
+            vec![
+                AwsOp::AttachThingPrincipal,
+                AwsOp::CreateThing,
+                AwsOp::DescribeThing,
+                AwsOp::UpdateThing,
+            ],
+            things,
+        );
+        let all_things = self.iot("thing/*");
+        self.allow(
+            "RetireDepartedThings",
+            vec![AwsOp::DeleteThing, AwsOp::DetachThingPrincipal],
+            vec![all_things],
+        );
+    }
+
+    /// Like things: the spec's policies by name, departed ones anywhere.
+    fn policy_writes(&mut self) {
+        let mut policies: Vec<String> = self
+            .spec
+            .policies
+            .keys()
+            .map(|p| self.iot(&format!("policy/{p}")))
+            .collect();
+        policies.sort();
+        self.allow(
+            "CreateAndUpdateSpecPolicies",
+            vec![
+                AwsOp::CreatePolicy,
+                AwsOp::CreatePolicyVersion,
+                AwsOp::TagResource,
+            ],
+            policies,
+        );
+        let all_policies = self.iot("policy/*");
+        self.allow(
+            "RetireDepartedPolicies",
+            vec![AwsOp::DeletePolicy, AwsOp::DeletePolicyVersion],
+            vec![all_policies],
+        );
+    }
+
+    /// Only when the spec declares thing types: a statement with no
+    /// resource would be refused by IAM.
+    fn thing_type_writes(&mut self) {
+        if self.spec.thing_types.is_empty() {
+            return;
+        }
+        let thing_types = self
+            .spec
+            .thing_types
+            .keys()
+            .map(|t| self.iot(&format!("thingtype/{t}")))
+            .collect();
+        self.allow(
+            "CreateSpecThingTypes",
+            vec![AwsOp::CreateThingType],
+            thing_types,
+        );
+    }
+
+    fn document(self) -> Value {
+        let statements: Vec<Value> = self
+            .statements
+            .into_iter()
+            .map(|(sid, allow)| {
+                json!({
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Action": allow.actions.iter().map(|op| op.iam_action()).collect::<Vec<_>>(),
+                    "Resource": allow.resources,
+                })
             })
-        })
-        .collect();
-    json!({ "Version": "2012-10-17", "Statement": statements })
+            .collect();
+        json!({ "Version": "2012-10-17", "Statement": statements })
+    }
 }

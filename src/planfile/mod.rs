@@ -199,30 +199,11 @@ pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
 
 /// Check and decode a plan file's bytes (`path` is for messages).
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
+    let envelope = envelope(path, bytes)?;
     let path = path.to_path_buf();
     let not_a_plan = |why: &str| PlanFileError::NotAPlan {
         path: path.clone(),
         why: why.to_string(),
-    };
-    let trimmed = bytes.trim_ascii();
-    if trimmed.is_empty() {
-        return Err(not_a_plan("it is empty"));
-    }
-    if trimmed[0] != b'{' {
-        return Err(not_a_plan("it is not a JSON object"));
-    }
-    let envelope: serde_json::Value = match serde_json::from_slice(bytes) {
-        Ok(value) => value,
-        Err(e) if e.is_eof() && looks_like_plan(trimmed) => {
-            return Err(PlanFileError::Truncated {
-                path,
-                len: bytes.len(),
-            });
-        }
-        Err(e) if e.is_eof() || e.is_syntax() => {
-            return Err(not_a_plan(&format!("it is not valid JSON: {e}")));
-        }
-        Err(e) => return Err(not_a_plan(&e.to_string())),
     };
     if envelope.get("kind").and_then(|k| k.as_str()) != Some(KIND) {
         return Err(not_a_plan(&format!("it has no \"kind\": \"{KIND}\"")));
@@ -248,6 +229,33 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<PlanFile, PlanFileError> {
         path,
         message: e.to_string(),
     })
+}
+
+/// The file as a JSON object, not yet checked to be a plan; a cut-short plan
+/// file is told apart from text that was never one.
+fn envelope(path: &Path, bytes: &[u8]) -> Result<serde_json::Value, PlanFileError> {
+    let not_a_plan = |why: &str| PlanFileError::NotAPlan {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
+    let trimmed = bytes.trim_ascii();
+    if trimmed.is_empty() {
+        return Err(not_a_plan("it is empty"));
+    }
+    if !trimmed.starts_with(b"{") {
+        return Err(not_a_plan("it is not a JSON object"));
+    }
+    match serde_json::from_slice(bytes) {
+        Ok(value) => Ok(value),
+        Err(e) if e.is_eof() && looks_like_plan(trimmed) => Err(PlanFileError::Truncated {
+            path: path.to_path_buf(),
+            len: bytes.len(),
+        }),
+        Err(e) if e.is_eof() || e.is_syntax() => {
+            Err(not_a_plan(&format!("it is not valid JSON: {e}")))
+        }
+        Err(e) => Err(not_a_plan(&e.to_string())),
+    }
 }
 
 /// A cut-short file still starts like a plan file: tell "truncated" from

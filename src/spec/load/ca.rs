@@ -39,46 +39,8 @@ impl Loader {
                 None
             }
             (Some(arn), None) => {
-                match types::parse_ca_arn(&arn.value) {
-                    Ok(parsed) => {
-                        if let Some(region) = region
-                            && types::is_region(&region.value)
-                            && parsed.region != region.value
-                        {
-                            let diagnostic = Diagnostic::new(
-                                f,
-                                arn.loc,
-                                format!(
-                                    "the CA is in `{}`, but `region` is `{}`",
-                                    parsed.region, region.value
-                                ),
-                            )
-                            .note("the region is set here", f, region.loc)
-                            .hint("fleetcert uses one region for ACM PCA and AWS IoT: adopt a CA from that region, or change `region`");
-                            self.push(diagnostic);
-                        }
-                    }
-                    Err(reason) => self.error(
-                        f,
-                        arn.loc,
-                        format!("malformed CA ARN: {reason}"),
-                        "a CA ARN looks like arn:aws:acm-pca:<region>:<12-digit account>:certificate-authority/<uuid>",
-                    ),
-                }
-                for (field, value) in [
-                    ("key_algorithm", &c.key_algorithm),
-                    ("signing_algorithm", &c.signing_algorithm),
-                    ("validity", &c.validity),
-                ] {
-                    if let Some(value) = value {
-                        self.error(
-                            f,
-                            value.loc,
-                            format!("`{field}` applies only to a CA fleetcert creates"),
-                            "an adopted CA (`arn`) keeps its own key, algorithms and validity: remove this field",
-                        );
-                    }
-                }
+                self.adopted_ca_arn(f, arn, region);
+                self.refuse_create_only_fields(f, c);
                 Some(CaSpec::Adopt {
                     arn: arn.value.clone(),
                     iot: iot?,
@@ -86,44 +48,9 @@ impl Loader {
             }
             (None, Some(subject)) => {
                 let subject = self.subject(f, subject);
-                let key_algorithm = match &c.key_algorithm {
-                    None => Some(KeyAlgorithm::EcPrime256v1),
-                    Some(text) => {
-                        let key = self.named::<KeyAlgorithm>(f, text);
-                        if let Some(key) = key
-                            && key != KeyAlgorithm::EcPrime256v1
-                        {
-                            self.error(
-                                f,
-                                text.loc,
-                                format!("fleetcert creates CAs with EC_prime256v1 keys, not {}", key.aws_name()),
-                                "fleetcert's certificates are ECDSA P-256 end to end; to use another CA key, create the CA yourself and adopt it with `arn`",
-                            );
-                        }
-                        key
-                    }
-                };
-                let signing_algorithm = match &c.signing_algorithm {
-                    None => Some(SigningAlgorithm::Sha256WithEcdsa),
-                    Some(text) => {
-                        let signing = self.named::<SigningAlgorithm>(f, text);
-                        if let (Some(signing), Some(key)) = (signing, key_algorithm)
-                            && !signing.fits(key)
-                        {
-                            self.error(
-                                f,
-                                text.loc,
-                                format!(
-                                    "signing algorithm {} does not fit key algorithm {}",
-                                    signing.aws_name(),
-                                    key.aws_name()
-                                ),
-                                "an EC key signs with SHA256WITHECDSA, SHA384WITHECDSA or SHA512WITHECDSA",
-                            );
-                        }
-                        signing
-                    }
-                };
+                let key_algorithm = self.ca_key_algorithm(f, c.key_algorithm.as_ref());
+                let signing_algorithm =
+                    self.ca_signing_algorithm(f, c.signing_algorithm.as_ref(), key_algorithm);
                 let validity = match &c.validity {
                     None => Some(DEFAULT_CA_VALIDITY),
                     Some(text) => self.validity(f, text),
@@ -137,6 +64,107 @@ impl Loader {
                 })
             }
         }
+    }
+
+    /// An adopted CA's ARN must parse and name the spec's region (when that
+    /// region is itself valid: a bad one was reported on its own).
+    fn adopted_ca_arn(&mut self, f: &Path, arn: &Text, region: Option<&Text>) {
+        let parsed = match types::parse_ca_arn(&arn.value) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                self.error(
+                    f,
+                    arn.loc,
+                    format!("malformed CA ARN: {reason}"),
+                    "a CA ARN looks like arn:aws:acm-pca:<region>:<12-digit account>:certificate-authority/<uuid>",
+                );
+                return;
+            }
+        };
+        if let Some(region) = region
+            && types::is_region(&region.value)
+            && parsed.region != region.value
+        {
+            let diagnostic = Diagnostic::new(
+                f,
+                arn.loc,
+                format!(
+                    "the CA is in `{}`, but `region` is `{}`",
+                    parsed.region, region.value
+                ),
+            )
+            .note("the region is set here", f, region.loc)
+            .hint("fleetcert uses one region for ACM PCA and AWS IoT: adopt a CA from that region, or change `region`");
+            self.push(diagnostic);
+        }
+    }
+
+    /// An adopted CA keeps its own key, algorithms and validity.
+    fn refuse_create_only_fields(&mut self, f: &Path, c: &CaFile) {
+        for (field, value) in [
+            ("key_algorithm", &c.key_algorithm),
+            ("signing_algorithm", &c.signing_algorithm),
+            ("validity", &c.validity),
+        ] {
+            if let Some(value) = value {
+                self.error(
+                    f,
+                    value.loc,
+                    format!("`{field}` applies only to a CA fleetcert creates"),
+                    "an adopted CA (`arn`) keeps its own key, algorithms and validity: remove this field",
+                );
+            }
+        }
+    }
+
+    /// A created CA's key: EC_prime256v1, the default and the only one allowed.
+    /// Another known algorithm is reported but returned, so that the signing
+    /// algorithm is still checked against it.
+    fn ca_key_algorithm(&mut self, f: &Path, text: Option<&Text>) -> Option<KeyAlgorithm> {
+        let Some(text) = text else {
+            return Some(KeyAlgorithm::EcPrime256v1);
+        };
+        let key = self.named::<KeyAlgorithm>(f, text);
+        if let Some(key) = key
+            && key != KeyAlgorithm::EcPrime256v1
+        {
+            self.error(
+                f,
+                text.loc,
+                format!("fleetcert creates CAs with EC_prime256v1 keys, not {}", key.aws_name()),
+                "fleetcert's certificates are ECDSA P-256 end to end; to use another CA key, create the CA yourself and adopt it with `arn`",
+            );
+        }
+        key
+    }
+
+    /// A created CA's signing algorithm (SHA256WITHECDSA by default), which
+    /// must fit its key.
+    fn ca_signing_algorithm(
+        &mut self,
+        f: &Path,
+        text: Option<&Text>,
+        key: Option<KeyAlgorithm>,
+    ) -> Option<SigningAlgorithm> {
+        let Some(text) = text else {
+            return Some(SigningAlgorithm::Sha256WithEcdsa);
+        };
+        let signing = self.named::<SigningAlgorithm>(f, text);
+        if let (Some(signing), Some(key)) = (signing, key)
+            && !signing.fits(key)
+        {
+            self.error(
+                f,
+                text.loc,
+                format!(
+                    "signing algorithm {} does not fit key algorithm {}",
+                    signing.aws_name(),
+                    key.aws_name()
+                ),
+                "an EC key signs with SHA256WITHECDSA, SHA384WITHECDSA or SHA512WITHECDSA",
+            );
+        }
+        signing
     }
 
     fn ca_iot(&mut self, f: &Path, c: &CaFile) -> Option<CaIotSpec> {

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, SpecErrors};
-use super::model::{DeviceFile, FleetFile, IncludeFile, Loc, Sp};
+use super::model::{
+    DeviceFile, FleetFile, IncludeFile, IncludeList, Loc, OutputFile, PolicyFile, Sp, ThingTypeFile,
+};
 use super::types;
 use super::{CaSpec, CertValidity, DeviceSpec, Spec, SpecDuration};
 use crate::pki::csr::{CsrError, CsrInfo};
@@ -47,6 +49,16 @@ struct At<T> {
     loc: Loc,
 }
 
+impl<T> At<T> {
+    fn new(value: T, file: &Path, loc: Loc) -> Self {
+        Self {
+            value,
+            file: file.to_path_buf(),
+            loc,
+        }
+    }
+}
+
 /// The defaults, checked once.
 #[derive(Default)]
 struct Defaults {
@@ -63,6 +75,33 @@ struct Defaults {
 /// Something the CA says about device certificates.
 struct CaLimits {
     validity: Option<CertValidity>,
+}
+
+impl CaLimits {
+    /// Only a CA fleetcert creates has a validity known from the spec.
+    fn of(ca: Option<&CaSpec>) -> Self {
+        Self {
+            validity: match ca {
+                Some(CaSpec::Create { validity, .. }) => Some(*validity),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// What each device is checked against besides its own fields.
+struct DeviceContext<'a> {
+    defaults: &'a Defaults,
+    /// The spec's policies and thing types, as written, for references.
+    policies: &'a BTreeMap<Text, Sp<PolicyFile>>,
+    thing_types: &'a BTreeMap<Text, Sp<ThingTypeFile>>,
+    ca: &'a CaLimits,
+}
+
+/// The devices one file declares: fleet.yaml or an included file.
+struct DeclaredDevices {
+    path: PathBuf,
+    devices: Vec<Sp<DeviceFile>>,
 }
 
 /// What reading and checking one CSR gave: an unreadable file (why), or the check's result.
@@ -131,41 +170,9 @@ impl Loader {
         let file: FleetFile = self.parse_yaml(&spec_path, &text)?;
         let f = spec_path.as_path();
 
-        if file.version.value.trim() != "1" {
-            self.error(
-                f,
-                file.version.loc,
-                format!("unsupported version `{}`", file.version.value),
-                "this fleetcert reads `version: 1`",
-            );
-        }
-        if !types::is_fleet_name(&file.fleet.value) {
-            self.error(
-                f,
-                file.fleet.loc,
-                format!("invalid fleet name `{}`", file.fleet.value),
-                "a fleet name is 1 to 64 letters, digits, `_` or `-`",
-            );
-        }
-        let region = file.region.as_ref().map(|region| {
-            if !types::is_region(&region.value) {
-                self.error(
-                    f,
-                    region.loc,
-                    format!("`{}` is not an AWS region", region.value),
-                    "a region looks like `ap-northeast-1`, `us-east-1` or `us-gov-west-1`",
-                );
-            }
-            region.value.clone()
-        });
-
+        let region = self.header(f, &file);
         let ca = self.ca(f, &file.ca, file.region.as_ref());
-        let ca_limits = CaLimits {
-            validity: match &ca {
-                Some(CaSpec::Create { validity, .. }) => Some(*validity),
-                _ => None,
-            },
-        };
+        let ca_limits = CaLimits::of(ca.as_ref());
         let policies = self.policies(f, &file.policies);
         let thing_types = self.thing_types(f, &file.thing_types);
         let defaults = file
@@ -173,87 +180,20 @@ impl Loader {
             .as_ref()
             .map(|d| self.defaults(f, d, &file.policies, &file.thing_types, &ca_limits))
             .unwrap_or_default();
-
-        // Devices from the spec, then from each included file in sorted order.
-        let mut device_files: Vec<(PathBuf, Vec<Sp<DeviceFile>>)> =
-            vec![(spec_path.clone(), file.devices)];
-        if let Some(include) = &file.include {
-            for path in self.include_paths(f, include) {
-                if let Some(text) = self.read_text(&path, "included file", None)
-                    && let Some(included) = self.parse_yaml::<IncludeFile>(&path, &text)
-                {
-                    device_files.push((path, included.devices));
-                }
-            }
-        }
-
-        let mut devices: BTreeMap<String, DeviceSpec> = BTreeMap::new();
-        let mut declared: BTreeMap<String, (PathBuf, Loc)> = BTreeMap::new();
-        let mut csr_jobs = Vec::new();
-        for (path, list) in &device_files {
-            for device in list {
-                let name = &device.value.name;
-                if let Some((first_file, first_loc)) = declared.get(&name.value) {
-                    let diagnostic = Diagnostic::new(
-                        path,
-                        name.loc,
-                        format!("duplicate device `{}`", name.value),
-                    )
-                    .label("declared again here")
-                    .note("first declared here", first_file, *first_loc)
-                    .hint("device names are IoT thing names and must be unique in the fleet");
-                    self.push(diagnostic);
-                    // Still check the rest of it, so every error shows at once.
-                    let mut ignored = Vec::new();
-                    self.device(
-                        path,
-                        &device.value,
-                        &defaults,
-                        &file.policies,
-                        &file.thing_types,
-                        &ca_limits,
-                        &mut ignored,
-                    );
-                    csr_jobs.extend(ignored.into_iter().map(|job| CsrJob {
-                        attach: false,
-                        ..job
-                    }));
-                    continue;
-                }
-                declared.insert(name.value.clone(), (path.clone(), name.loc));
-                if let Some(spec) = self.device(
-                    path,
-                    &device.value,
-                    &defaults,
-                    &file.policies,
-                    &file.thing_types,
-                    &ca_limits,
-                    &mut csr_jobs,
-                ) {
-                    devices.insert(spec.name.clone(), spec);
-                }
-            }
-        }
-        self.check_csrs(csr_jobs, &mut devices);
-
+        let device_files = self.device_files(f, file.devices, file.include.as_ref());
+        let context = DeviceContext {
+            defaults: &defaults,
+            policies: &file.policies,
+            thing_types: &file.thing_types,
+            ca: &ca_limits,
+        };
+        let devices = self.devices(&device_files, &context);
         let lifecycle = file
             .lifecycle
             .as_ref()
             .map(|l| self.lifecycle(f, &l.value))
             .unwrap_or_default();
-        let output_dir = match file.output.as_ref().and_then(|o| o.value.dir.as_ref()) {
-            Some(dir) if dir.value.trim().is_empty() => {
-                self.error(
-                    f,
-                    dir.loc,
-                    "`output.dir` is empty",
-                    "name a directory relative to fleet.yaml, e.g. `out`",
-                );
-                self.resolve("out")
-            }
-            Some(dir) => self.resolve(&dir.value),
-            None => self.resolve("out"),
-        };
+        let output_dir = self.output_dir(f, file.output.as_ref());
         let rate_limits = self.rate_limits(f, &file.rate_limits);
 
         let (digest, files) = self.digest();
@@ -271,5 +211,132 @@ impl Loader {
             digest,
             files,
         })
+    }
+
+    /// Check `version`, `fleet` and `region`; the region as written.
+    fn header(&mut self, f: &Path, file: &FleetFile) -> Option<String> {
+        if file.version.value.trim() != "1" {
+            self.error(
+                f,
+                file.version.loc,
+                format!("unsupported version `{}`", file.version.value),
+                "this fleetcert reads `version: 1`",
+            );
+        }
+        if !types::is_fleet_name(&file.fleet.value) {
+            self.error(
+                f,
+                file.fleet.loc,
+                format!("invalid fleet name `{}`", file.fleet.value),
+                "a fleet name is 1 to 64 letters, digits, `_` or `-`",
+            );
+        }
+        let region = file.region.as_ref()?;
+        if !types::is_region(&region.value) {
+            self.error(
+                f,
+                region.loc,
+                format!("`{}` is not an AWS region", region.value),
+                "a region looks like `ap-northeast-1`, `us-east-1` or `us-gov-west-1`",
+            );
+        }
+        Some(region.value.clone())
+    }
+
+    /// The spec's own devices, then each included file's in sorted order.
+    /// A file that cannot be read or parsed was reported and is left out.
+    fn device_files(
+        &mut self,
+        f: &Path,
+        devices: Vec<Sp<DeviceFile>>,
+        include: Option<&Sp<IncludeList>>,
+    ) -> Vec<DeclaredDevices> {
+        let mut files = vec![DeclaredDevices {
+            path: f.to_path_buf(),
+            devices,
+        }];
+        let Some(include) = include else {
+            return files;
+        };
+        for path in self.include_paths(f, include) {
+            if let Some(text) = self.read_text(&path, "included file", None)
+                && let Some(included) = self.parse_yaml::<IncludeFile>(&path, &text)
+            {
+                files.push(DeclaredDevices {
+                    path,
+                    devices: included.devices,
+                });
+            }
+        }
+        files
+    }
+
+    /// Every device in the order the files declare them, then their CSRs.
+    fn devices(
+        &mut self,
+        files: &[DeclaredDevices],
+        context: &DeviceContext,
+    ) -> BTreeMap<String, DeviceSpec> {
+        let mut devices: BTreeMap<String, DeviceSpec> = BTreeMap::new();
+        let mut declared: BTreeMap<String, (PathBuf, Loc)> = BTreeMap::new();
+        let mut csr_jobs = Vec::new();
+        for file in files {
+            for device in &file.devices {
+                let name = &device.value.name;
+                if let Some(first) = declared.get(&name.value) {
+                    self.duplicate_device(&file.path, &device.value, first, context, &mut csr_jobs);
+                    continue;
+                }
+                declared.insert(name.value.clone(), (file.path.clone(), name.loc));
+                if let Some(spec) = self.device(&file.path, &device.value, context, &mut csr_jobs) {
+                    devices.insert(spec.name.clone(), spec);
+                }
+            }
+        }
+        self.check_csrs(csr_jobs, &mut devices);
+        devices
+    }
+
+    /// Report a device declared again (`first`: where it was declared first),
+    /// and still check the rest of it, so every error shows at once. Its CSR
+    /// is checked but attached to no device.
+    fn duplicate_device(
+        &mut self,
+        path: &Path,
+        device: &DeviceFile,
+        (first_file, first_loc): &(PathBuf, Loc),
+        context: &DeviceContext,
+        csr_jobs: &mut Vec<CsrJob>,
+    ) {
+        let name = &device.name;
+        let diagnostic =
+            Diagnostic::new(path, name.loc, format!("duplicate device `{}`", name.value))
+                .label("declared again here")
+                .note("first declared here", first_file, *first_loc)
+                .hint("device names are IoT thing names and must be unique in the fleet");
+        self.push(diagnostic);
+        let mut ignored = Vec::new();
+        self.device(path, device, context, &mut ignored);
+        csr_jobs.extend(ignored.into_iter().map(|job| CsrJob {
+            attach: false,
+            ..job
+        }));
+    }
+
+    /// `output.dir`, relative to fleet.yaml (`out` when not given).
+    fn output_dir(&mut self, f: &Path, output: Option<&Sp<OutputFile>>) -> PathBuf {
+        match output.and_then(|o| o.value.dir.as_ref()) {
+            Some(dir) if dir.value.trim().is_empty() => {
+                self.error(
+                    f,
+                    dir.loc,
+                    "`output.dir` is empty",
+                    "name a directory relative to fleet.yaml, e.g. `out`",
+                );
+                self.resolve("out")
+            }
+            Some(dir) => self.resolve(&dir.value),
+            None => self.resolve("out"),
+        }
     }
 }
