@@ -163,7 +163,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             let options = PlanOptions {
                 now: jiff::Timestamp::now().as_second(),
                 replace,
-                pending_keys: common::pending_keys(&spec),
+                pending_keys: common::pending_keys(&spec)?,
             };
             let plan = diff(&spec, &live, &options)
                 .map_err(|errors| common::plan_errors(errors, printer))?;

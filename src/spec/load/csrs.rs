@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::messages::io_problem;
+use super::confine::{MAX_CSR_BYTES, read_capped};
+use super::files::read_problem;
 use super::{CsrJob, CsrOutcome, Loader};
 use crate::pki::csr::{self, CsrError};
 use crate::spec::diagnostic::display_path;
@@ -20,8 +21,8 @@ impl Loader {
     ) {
         let results: Vec<(Vec<u8>, CsrOutcome)> = jobs
             .par_iter()
-            .map(|job| match std::fs::read(&job.path) {
-                Err(error) => (Vec::new(), Err(io_problem(&error))),
+            .map(|job| match read_capped(&job.path, MAX_CSR_BYTES) {
+                Err(error) => (Vec::new(), Err(read_problem(&error))),
                 Ok(bytes) => {
                     let parsed = match std::str::from_utf8(&bytes) {
                         Ok(text) => csr::parse_csr(&job.path, text),

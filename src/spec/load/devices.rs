@@ -116,13 +116,15 @@ impl Loader {
                 DeviceKey::Generated
             }
             (Some(csr), None) => {
-                csr_jobs.push(CsrJob {
-                    device: name.value.clone(),
-                    attach: true,
-                    file: f.to_path_buf(),
-                    loc: csr.loc,
-                    path: self.resolve(&csr.value),
-                });
+                if self.confined(f, csr.loc, &csr.value, "CSR") {
+                    csr_jobs.push(CsrJob {
+                        device: name.value.clone(),
+                        attach: true,
+                        file: f.to_path_buf(),
+                        loc: csr.loc,
+                        path: self.resolve(&csr.value),
+                    });
+                }
                 DeviceKey::Generated
             }
             (None, Some(id)) => {
