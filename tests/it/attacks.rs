@@ -134,6 +134,19 @@ fn cases() -> Vec<Case> {
             env: &[],
         },
         Case {
+            name: "symlink-spec",
+            expect: &[
+                "the spec `fleet.yaml` resolves to `/proc/",
+                "outside the repository",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                std::fs::remove_file(repo.join("fleet.yaml")).unwrap();
+                link(Path::new("/proc/self/environ"), &repo.join("fleet.yaml"));
+            },
+            env: &[],
+        },
+        Case {
             name: "symlink-include",
             expect: &[
                 "include pattern `devices/*.yaml` matches `devices/leak.yaml`, which resolves outside the repository",

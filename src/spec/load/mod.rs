@@ -19,8 +19,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::diagnostic::display_path;
 use super::diagnostic::{Diagnostic, SpecErrors};
-use super::model::{DeviceFile, FleetFile, IncludeFile, Loc, Sp};
+use super::model::{DeviceFile, FleetFile, IncludeFile, Loc, OutputFile, Sp};
 use super::types;
 use super::{CaSpec, CertValidity, DeviceSpec, Spec, SpecDuration};
 use crate::pki::csr::{CsrError, CsrInfo};
@@ -133,6 +134,30 @@ impl Loader {
         self.base.join(relative)
     }
 
+    /// `output.dir`, resolved and confined; `out` when not given.
+    fn output_dir(&mut self, f: &Path, output: Option<&Sp<OutputFile>>) -> PathBuf {
+        match output.and_then(|o| o.value.dir.as_ref()) {
+            Some(dir) if dir.value.trim().is_empty() => {
+                self.error(
+                    f,
+                    dir.loc,
+                    "`output.dir` is empty",
+                    "name a directory relative to fleet.yaml, e.g. `out`",
+                );
+                self.resolve("out")
+            }
+            Some(dir) => {
+                self.confined(f, dir.loc, &dir.value, "`output.dir`");
+                self.resolve(&dir.value)
+            }
+            None => {
+                // A committed `out` symlink would send the keys elsewhere.
+                self.confined(f, Loc::default(), "out", "the default `output.dir`");
+                self.resolve("out")
+            }
+        }
+    }
+
     /// Whether `value`, a path written at `file:loc`, stays inside the
     /// spec's repository; if not, reports it as `what` and returns false.
     fn confined(&mut self, file: &Path, loc: Loc, value: &str, what: &str) -> bool {
@@ -148,6 +173,19 @@ impl Loader {
 
     fn load_all(&mut self) -> Option<Spec> {
         let spec_path = self.spec_path.clone();
+        // fleet.yaml itself may be a committed symlink to /proc/self/environ.
+        if let Err(escape) = self
+            .root
+            .check_resolved(&spec_path, &display_path(&spec_path))
+        {
+            self.error(
+                &spec_path,
+                Loc::default(),
+                format!("the spec {escape}"),
+                CONFINED_HINT,
+            );
+            return None;
+        }
         let text = self.read_text(&spec_path, "the spec", None, confine::MAX_SPEC_BYTES)?;
         let file: FleetFile = self.parse_yaml(&spec_path, &text)?;
         let f = spec_path.as_path();
@@ -263,25 +301,7 @@ impl Loader {
             .as_ref()
             .map(|l| self.lifecycle(f, &l.value))
             .unwrap_or_default();
-        let output_dir = match file.output.as_ref().and_then(|o| o.value.dir.as_ref()) {
-            Some(dir) if dir.value.trim().is_empty() => {
-                self.error(
-                    f,
-                    dir.loc,
-                    "`output.dir` is empty",
-                    "name a directory relative to fleet.yaml, e.g. `out`",
-                );
-                self.resolve("out")
-            }
-            Some(dir) => {
-                self.confined(f, dir.loc, &dir.value, "`output.dir`");
-                self.resolve(&dir.value)
-            }
-            None => {
-                self.confined(f, Loc::default(), "out", "the default `output.dir`");
-                self.resolve("out")
-            }
-        };
+        let output_dir = self.output_dir(f, file.output.as_ref());
         let rate_limits = self.rate_limits(f, &file.rate_limits);
 
         let (digest, files) = self.digest();
