@@ -267,6 +267,23 @@ fn cases() -> Vec<Case> {
             env: &[],
         },
         Case {
+            name: "csr-long-pem-label",
+            // The label comes from the file; the message quotes only its start.
+            expect: &[
+                "CSR `csr/dev-1.csr` holds a PEM `AAAA",
+                "…",
+                "--> fleet.yaml:7:10",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                let label = format!("{}{}", "A".repeat(5000), canary());
+                let pem = format!("-----BEGIN {label}-----\nAAAA\n-----END {label}-----\n");
+                std::fs::create_dir_all(repo.join("csr")).unwrap();
+                std::fs::write(repo.join("csr/dev-1.csr"), pem).unwrap();
+            },
+            env: &[],
+        },
+        Case {
             name: "pending-key-wrong-mode",
             expect: &["pending-key.pem: refusing to use this private key: its mode is 0644"],
             spec: false,

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::confine::{MAX_CSR_BYTES, read_capped};
 use super::files::read_problem;
+use super::messages::clip_message;
 use super::{CsrJob, CsrOutcome, Loader};
 use crate::pki::csr::{self, CsrError};
 use crate::spec::diagnostic::display_path;
@@ -65,7 +66,9 @@ impl Loader {
                                     "a CSR is a PEM file starting with -----BEGIN CERTIFICATE REQUEST-----"
                                 }
                             };
-                            self.error(&job.file, job.loc, format!("CSR `{shown}` {error}"), hint);
+                            // A PEM label or a parser's detail comes from the file: cut it.
+                            let message = clip_message(&format!("CSR `{shown}` {error}"));
+                            self.error(&job.file, job.loc, message, hint);
                             if job.attach {
                                 devices.remove(&job.device);
                             }
@@ -74,10 +77,10 @@ impl Loader {
                             self.error(
                                 &job.file,
                                 job.loc,
-                                format!(
+                                clip_message(&format!(
                                     "CSR `{shown}` has CN `{}`, but the device is `{}`",
                                     info.common_name, job.device
-                                ),
+                                )),
                                 format!(
                                     "the CN of a device's CSR is its thing name: make a new CSR with CN={}",
                                     job.device
