@@ -85,6 +85,11 @@ pub struct AwsArgs {
     /// Send AWS requests to this endpoint (a local emulator) instead of AWS's own.
     #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Accept an endpoint over plain http to a host that is not loopback
+    /// (127.0.0.0/8, ::1, localhost); refused without it, since requests and
+    /// their signatures would cross the network unencrypted.
+    #[arg(long)]
+    pub allow_insecure_endpoint: bool,
     /// The AWS region; overrides the spec's `region` and the AWS chain's.
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,

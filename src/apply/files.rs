@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::pki::keys::{DeviceKey, create_private_dir};
+use crate::pki::keys::{DeviceKey, KeyError, create_private_dir};
 
 /// Amazon Root CA 1: public, from Debian's ca-certificates
 /// (`/usr/share/ca-certificates/mozilla/Amazon_Root_CA_1.crt`).
@@ -25,23 +25,30 @@ pub fn pending_key_path(output_dir: &Path, device: &str) -> PathBuf {
 }
 
 /// The public-key SHA-256 of each of `devices`' pending keys, as
-/// `PlanOptions::pending_keys` wants them. An unreadable pending key is left
-/// out: the next GenerateKey replaces it.
+/// `PlanOptions::pending_keys` wants them. A key that is not a usable P-256
+/// key is left out: the next GenerateKey replaces it. A key that fails
+/// [`DeviceKey::read`]'s ownership and mode check fails the whole call: it
+/// may have been planted, and must be looked at rather than replaced.
 pub fn pending_keys<'a>(
     output_dir: &Path,
     devices: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<String, String> {
-    devices
-        .into_iter()
-        .filter_map(|device| {
-            let path = pending_key_path(output_dir, device);
-            if !path.exists() {
-                return None;
+) -> Result<BTreeMap<String, String>, KeyError> {
+    let mut keys = BTreeMap::new();
+    for device in devices {
+        let path = pending_key_path(output_dir, device);
+        // symlink_metadata: a dangling symlink is still refused.
+        if path.symlink_metadata().is_err() {
+            continue;
+        }
+        match DeviceKey::read(&path) {
+            Ok(key) => {
+                keys.insert(device.to_string(), key.public_key_sha256());
             }
-            let key = DeviceKey::read(&path).ok()?;
-            Some((device.to_string(), key.public_key_sha256()))
-        })
-        .collect()
+            Err(error @ KeyError::Unsafe { .. }) => return Err(error),
+            Err(_) => {}
+        }
+    }
+    Ok(keys)
 }
 
 pub fn key_path(output_dir: &Path, device: &str) -> PathBuf {

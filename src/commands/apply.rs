@@ -163,7 +163,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             let options = PlanOptions {
                 now: jiff::Timestamp::now().as_second(),
                 replace,
-                pending_keys: common::pending_keys(&spec),
+                pending_keys: common::pending_keys(&spec)?,
             };
             let plan = diff(&spec, &live, &options)
                 .map_err(|errors| common::plan_errors(errors, printer))?;
@@ -230,7 +230,7 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
             let options = PlanOptions {
                 now: saved.plan.at,
                 replace: BTreeSet::new(),
-                pending_keys: common::pending_keys(&spec),
+                pending_keys: common::pending_keys(&spec)?,
             };
             let plan = diff(&spec, &live, &options)
                 .map_err(|errors| common::plan_errors(errors, printer))?;

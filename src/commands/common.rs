@@ -32,6 +32,7 @@ pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub async fn connect(aws: &AwsArgs, spec: &Spec) -> anyhow::Result<Cloud> {
+    check_endpoints(aws, std::env::vars())?;
     let settings = CloudSettings {
         region: aws.region.clone().or_else(|| spec.region.clone()),
         endpoint_url: aws.endpoint_url.clone(),
@@ -57,13 +58,76 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
 
 /// The generated keys an interrupted apply left pending (see
 /// `PlanOptions::pending_keys`).
-pub fn pending_keys(spec: &Spec) -> BTreeMap<String, String> {
+pub fn pending_keys(spec: &Spec) -> Result<BTreeMap<String, String>, crate::pki::keys::KeyError> {
     let generated = spec
         .devices
         .values()
         .filter(|d| matches!(d.key, DeviceKey::Generated))
         .map(|d| d.name.as_str());
     crate::apply::files::pending_keys(&spec.output_dir, generated)
+}
+
+/// An AWS endpoint refused because it is plain http to a host that is not
+/// loopback.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing the AWS endpoint `{url}` (from {from}): it is plain http to a host that is not loopback, \
+     so requests, credentials' signatures and responses would cross the network unencrypted; \
+     use https, or pass --allow-insecure-endpoint if this network is trusted"
+)]
+pub struct InsecureEndpoint {
+    pub url: String,
+    /// The flag or environment variable that named it.
+    pub from: String,
+}
+
+/// Refuses every plain-http endpoint to a host that is not loopback, unless
+/// `--allow-insecure-endpoint`: the flag's (or `AWS_ENDPOINT_URL`'s), and the
+/// service-specific `AWS_ENDPOINT_URL_<SERVICE>` variables the SDK also
+/// honours (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+pub fn check_endpoints(
+    aws: &AwsArgs,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), InsecureEndpoint> {
+    if aws.allow_insecure_endpoint {
+        return Ok(());
+    }
+    let named = aws
+        .endpoint_url
+        .iter()
+        .map(|url| ("--endpoint-url or AWS_ENDPOINT_URL".to_owned(), url.clone()));
+    let services = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("AWS_ENDPOINT_URL_"));
+    for (from, url) in named.chain(services) {
+        if is_insecure(&url) {
+            return Err(InsecureEndpoint { url, from });
+        }
+    }
+    Ok(())
+}
+
+/// Whether `url` is `http://` to a host other than 127.0.0.0/8, ::1 or localhost.
+fn is_insecure(url: &str) -> bool {
+    let url = url.trim();
+    let Some(rest) = url
+        .get(..7)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("http://"))
+        .map(|_| &url[7..])
+    else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 /// `--at TIME` (RFC 3339) or now, as unix seconds.
@@ -87,4 +151,51 @@ pub fn plan_errors(errors: Vec<crate::plan::PlanError>, printer: &Printer) -> an
         printer.error(&format!("error: {error}"));
     }
     Reported("the plan has errors").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(url: Option<&str>, allow: bool) -> AwsArgs {
+        AwsArgs {
+            endpoint_url: url.map(str::to_owned),
+            allow_insecure_endpoint: allow,
+            region: None,
+            rate_limits: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn plain_http_is_refused_unless_loopback_or_allowed() {
+        for url in [
+            "https://iot.example.com",
+            "http://127.0.0.1:5000",
+            "http://127.8.9.10/",
+            "http://[::1]:5000",
+            "HTTP://LocalHost:4566",
+        ] {
+            assert_eq!(
+                check_endpoints(&args(Some(url), false), []),
+                Ok(()),
+                "{url}"
+            );
+        }
+        for url in [
+            "http://10.0.0.5:5000",
+            "http://evil.example.com",
+            "http://127.0.0.1.evil.example.com",
+            "http://localhost@evil.example.com/",
+        ] {
+            let error = check_endpoints(&args(Some(url), false), []).unwrap_err();
+            assert_eq!(error.url, url);
+            assert_eq!(check_endpoints(&args(Some(url), true), []), Ok(()));
+        }
+        let env = [(
+            "AWS_ENDPOINT_URL_IOT".to_owned(),
+            "http://10.1.1.1".to_owned(),
+        )];
+        let error = check_endpoints(&args(None, false), env).unwrap_err();
+        assert_eq!(error.from, "AWS_ENDPOINT_URL_IOT");
+    }
 }

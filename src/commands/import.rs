@@ -33,6 +33,7 @@ pub fn import(args: &ImportArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         .region
         .clone()
         .unwrap_or_else(|| arn.region.to_string());
+    super::common::check_endpoints(&args.aws, std::env::vars())?;
     let runtime = super::common::runtime()?;
     let (live, region) = runtime.block_on(async {
         let cloud = Cloud::connect(&CloudSettings {

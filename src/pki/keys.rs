@@ -3,7 +3,7 @@
 //! never leave a registered certificate whose key is lost.
 
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -19,6 +19,8 @@ pub enum KeyError {
     },
     #[error("{path}: not a usable P-256 private key: {reason}")]
     BadKey { path: String, reason: String },
+    #[error("{path}: refusing to use this private key: {reason}")]
+    Unsafe { path: String, reason: String },
     #[error("building the CSR for {common_name}: {reason}")]
     Csr { common_name: String, reason: String },
 }
@@ -69,11 +71,30 @@ impl DeviceKey {
     }
 
     /// Read a PKCS#8 PEM key file written by [`DeviceKey::write`].
+    /// Only a key only this user can reach is used: a regular file (not a
+    /// symlink) owned by the user with mode 0600, in a 0700 directory owned
+    /// by the user. Anything else may have been planted (by a pull request
+    /// that commits `out/<device>/pending-key.pem`, or another user on the
+    /// machine) and is refused with what is wrong with it.
     pub fn read(path: &Path) -> Result<Self, KeyError> {
-        let text = Zeroizing::new(fs::read_to_string(path).map_err(|source| KeyError::Io {
+        let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
-        })?);
+        };
+        check_private(path).map_err(|reason| KeyError::Unsafe {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(path)
+            .map_err(io)?;
+        let mut text = Zeroizing::new(String::new());
+        // A PKCS#8 P-256 PEM is about 250 bytes.
+        file.take(MAX_KEY_BYTES)
+            .read_to_string(&mut text)
+            .map_err(io)?;
         let pair = KeyPair::from_pem(&text).map_err(|e| KeyError::BadKey {
             path: path.display().to_string(),
             reason: e.to_string(),
@@ -113,6 +134,61 @@ impl DeviceKey {
     }
 }
 
+/// The most of a key file that is read.
+const MAX_KEY_BYTES: u64 = 16 * 1024;
+
+/// What is wrong with `path` as a private key file, if anything.
+fn check_private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    let meta = fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if meta.file_type().is_symlink() {
+        return Err("it is a symlink; a key must be a regular file".into());
+    }
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
+    }
+    if meta.uid() != me {
+        return Err(format!(
+            "it is owned by uid {}, not by uid {me} that runs fleetcert",
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode != 0o600 {
+        return Err(format!(
+            "its mode is {mode:04o}; a private key must be 0600 (only its owner reads it)"
+        ));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let meta = fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    if !meta.is_dir() {
+        return Err(format!(
+            "its directory {} is not a directory (a symlink?)",
+            dir.display()
+        ));
+    }
+    if meta.uid() != me {
+        return Err(format!(
+            "its directory {} is owned by uid {}, not by uid {me} that runs fleetcert",
+            dir.display(),
+            meta.uid()
+        ));
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode != 0o700 {
+        return Err(format!(
+            "its directory {} has mode {mode:04o}; it must be 0700",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Create `dir` (and parents) with mode 0700, and tighten it if it exists.
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     fs::DirBuilder::new()
@@ -143,6 +219,27 @@ mod tests {
         let again = DeviceKey::read(&path).unwrap();
         assert_eq!(again.public_key_sha256(), key.public_key_sha256());
         assert!(!format!("{key:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn keys_others_could_reach_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev/pending-key.pem");
+        DeviceKey::generate().write(&path).unwrap();
+        let refused = |path: &Path| match DeviceKey::read(path) {
+            Err(KeyError::Unsafe { reason, .. }) => reason,
+            other => panic!("not refused: {other:?}"),
+        };
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(refused(&path).contains("mode is 0644"));
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(path.parent().unwrap(), fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(refused(&path).contains("has mode 0755"));
+        fs::set_permissions(path.parent().unwrap(), fs::Permissions::from_mode(0o700)).unwrap();
+        let link = dir.path().join("dev/link.pem");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(refused(&link).contains("symlink"));
+        assert!(DeviceKey::read(&path).is_ok());
     }
 
     #[test]

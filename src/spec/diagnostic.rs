@@ -239,8 +239,9 @@ impl SpecErrors {
             .chars()
             .map(|c| if c == '\t' { ' ' } else { c })
             .collect();
+        let (line_text, column) = clip_line(&line_text, loc.column as usize);
         let line_chars = line_text.chars().count();
-        let start = (loc.column as usize).saturating_sub(1).min(line_chars);
+        let start = column.saturating_sub(1).min(line_chars);
         let len = (loc.len as usize)
             .min(line_chars.saturating_sub(start))
             .max(1);
@@ -279,6 +280,34 @@ impl fmt::Display for SpecErrors {
 
 impl std::error::Error for SpecErrors {}
 
+/// The most characters of a source line a snippet shows.
+pub const MAX_SNIPPET_CHARS: usize = 120;
+
+/// `line` cut to [`MAX_SNIPPET_CHARS`] around `column` (1-based), with `…`
+/// where it was cut, and the column in the cut line. A file that is one long
+/// line (minified JSON, or a file that should never have been read) is
+/// never echoed whole.
+fn clip_line(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= MAX_SNIPPET_CHARS {
+        return (line.to_owned(), column);
+    }
+    let keep = MAX_SNIPPET_CHARS - 2;
+    let at = column.saturating_sub(1).min(chars.len());
+    let from = at.saturating_sub(keep / 2).min(chars.len() - keep);
+    let to = from + keep;
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[from..to]);
+    if to < chars.len() {
+        out.push('…');
+    }
+    let shift = usize::from(from > 0);
+    (out, column + shift - from)
+}
+
 /// A path for people: forward slashes, no leading `./`.
 pub fn display_path(path: &Path) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
@@ -311,5 +340,24 @@ impl Styles {
             gutter: Style::new().bold().fg_color(Some(AnsiColor::Blue.into())),
             bold: Style::new().bold(),
         }
+    }
+}
+
+#[cfg(test)]
+mod clip_tests {
+    use super::*;
+
+    #[test]
+    fn long_lines_are_cut_around_the_column() {
+        let short = "a".repeat(MAX_SNIPPET_CHARS);
+        assert_eq!(clip_line(&short, 5), (short.clone(), 5));
+        let long = format!("{}X{}", "a".repeat(5000), "b".repeat(5000));
+        let (cut, column) = clip_line(&long, 5001);
+        assert!(cut.chars().count() <= MAX_SNIPPET_CHARS, "{}", cut.len());
+        assert!(cut.starts_with('…') && cut.ends_with('…'));
+        assert_eq!(cut.chars().nth(column - 1), Some('X'));
+        let (head, column) = clip_line(&long, 1);
+        assert!(head.starts_with('a') && head.ends_with('…'));
+        assert_eq!(column, 1);
     }
 }

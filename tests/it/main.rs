@@ -22,6 +22,7 @@ macro_rules! snapshot {
     }};
 }
 
+mod attacks;
 mod aws_check;
 mod aws_ops;
 mod crash_kill;

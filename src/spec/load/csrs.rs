@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::messages::io_problem;
+use super::confine::{MAX_CSR_BYTES, read_capped};
+use super::files::read_problem;
+use super::messages::clip_message;
 use super::{CsrJob, CsrOutcome, Loader};
 use crate::pki::csr::{self, CsrError};
 use crate::spec::diagnostic::display_path;
@@ -20,8 +22,8 @@ impl Loader {
     ) {
         let results: Vec<(Vec<u8>, CsrOutcome)> = jobs
             .par_iter()
-            .map(|job| match std::fs::read(&job.path) {
-                Err(error) => (Vec::new(), Err(io_problem(&error))),
+            .map(|job| match read_capped(&job.path, MAX_CSR_BYTES) {
+                Err(error) => (Vec::new(), Err(read_problem(&error))),
                 Ok(bytes) => {
                     let parsed = match std::str::from_utf8(&bytes) {
                         Ok(text) => csr::parse_csr(&job.path, text),
@@ -64,7 +66,9 @@ impl Loader {
                                     "a CSR is a PEM file starting with -----BEGIN CERTIFICATE REQUEST-----"
                                 }
                             };
-                            self.error(&job.file, job.loc, format!("CSR `{shown}` {error}"), hint);
+                            // A PEM label or a parser's detail comes from the file: cut it.
+                            let message = clip_message(&format!("CSR `{shown}` {error}"));
+                            self.error(&job.file, job.loc, message, hint);
                             if job.attach {
                                 devices.remove(&job.device);
                             }
@@ -73,10 +77,10 @@ impl Loader {
                             self.error(
                                 &job.file,
                                 job.loc,
-                                format!(
+                                clip_message(&format!(
                                     "CSR `{shown}` has CN `{}`, but the device is `{}`",
                                     info.common_name, job.device
-                                ),
+                                )),
                                 format!(
                                     "the CN of a device's CSR is its thing name: make a new CSR with CN={}",
                                     job.device

@@ -152,6 +152,9 @@ impl Loader {
                 Checked::failed(DeviceKey::Generated)
             }
             (Some(csr), None) => {
+                if !self.confined(f, csr.loc, &csr.value, "CSR") {
+                    return Checked::failed(DeviceKey::Generated);
+                }
                 csr_jobs.push(CsrJob {
                     device: name.value.clone(),
                     attach: true,

@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use super::Loader;
+use super::confine::{ReadError, read_capped};
 use super::messages::{io_problem, yaml_error};
 use crate::spec::diagnostic::display_path;
 use crate::spec::model::{self, Loc, Sp};
@@ -21,8 +22,9 @@ impl Loader {
         path: &Path,
         what: &str,
         at: Option<(&Path, Loc)>,
+        cap: u64,
     ) -> Option<String> {
-        let result = std::fs::read(path);
+        let result = read_capped(path, cap);
         let problem = match result {
             Ok(bytes) => {
                 self.hashes
@@ -32,7 +34,7 @@ impl Loader {
                     Err(_) => "it is not UTF-8 text".to_owned(),
                 }
             }
-            Err(error) => io_problem(&error),
+            Err(error) => read_problem(&error),
         };
         let message = format!("cannot read {what} `{}`: {problem}", display_path(path));
         let (file, loc) = at.unwrap_or((path, Loc::default()));
@@ -86,6 +88,9 @@ impl Loader {
             } else {
                 include.loc
             };
+            if !self.confined(f, loc, &pattern.value, "include pattern") {
+                continue;
+            }
             let full = self.resolve(&pattern.value);
             let full_text = full.to_string_lossy().into_owned();
             let matches = match glob::glob(&full_text) {
@@ -104,6 +109,24 @@ impl Loader {
             for entry in matches {
                 match entry {
                     Ok(path) if path == self.spec_path => {}
+                    Ok(path)
+                        if self
+                            .root
+                            .check_resolved(&path, &display_path(&path))
+                            .is_err() =>
+                    {
+                        found += 1;
+                        let shown = display_path(&path);
+                        self.error(
+                            f,
+                            loc,
+                            format!(
+                                "include pattern `{}` matches `{shown}`, which resolves outside the repository",
+                                pattern.value
+                            ),
+                            super::CONFINED_HINT,
+                        );
+                    }
                     Ok(path) if path.is_file() => {
                         found += 1;
                         paths.insert(path);
@@ -135,5 +158,13 @@ impl Loader {
             }
         }
         paths.into_iter().collect()
+    }
+}
+
+/// A read failure in words that do not depend on the platform.
+pub(super) fn read_problem(error: &ReadError) -> String {
+    match error {
+        ReadError::Io(error) => io_problem(error),
+        other => other.to_string(),
     }
 }

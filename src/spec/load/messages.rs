@@ -28,6 +28,8 @@ pub(super) fn yaml_error(path: &Path, text: &str, error: &serde_saphyr::Error) -
             .hint("a fleet spec starts with `version: 1`, `fleet:` and `ca:`; see examples/minimal/fleet.yaml");
     }
     let (message, hint) = explain_yaml(&message);
+    // The parser may quote the text it choked on; a line of it is enough.
+    let message = clip_message(&message);
     let hint = hint.or_else(|| {
         Some(if message.starts_with("while parsing") || message.contains("did not find expected") {
             "YAML syntax: check the indentation, quotes and brackets on this line and the one before".to_owned()
@@ -96,6 +98,19 @@ fn explain_yaml(message: &str) -> (String, Option<String>) {
         }
     }
     (message.to_owned(), None)
+}
+
+/// The most characters of a parser's message shown.
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// `message` cut to [`MAX_MESSAGE_CHARS`] with `…`.
+pub(super) fn clip_message(message: &str) -> String {
+    if message.chars().count() <= MAX_MESSAGE_CHARS {
+        return message.to_owned();
+    }
+    let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS - 1).collect();
+    cut.push('…');
+    cut
 }
 
 /// `message` without a trailing ` at line N, column M` (or `... column M`).

@@ -7,6 +7,7 @@
 
 mod ca;
 mod checks;
+mod confine;
 mod csrs;
 mod devices;
 mod files;
@@ -18,6 +19,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::diagnostic::display_path;
 use super::diagnostic::{Diagnostic, SpecErrors};
 use super::model::{
     DeviceFile, FleetFile, IncludeFile, IncludeList, Loc, OutputFile, PolicyFile, Sp, ThingTypeFile,
@@ -30,11 +32,16 @@ type Text = Sp<String>;
 
 const DEFAULT_VALIDITY: CertValidity = CertValidity::Days(365);
 const DEFAULT_RENEW_BEFORE: SpecDuration = SpecDuration::from_days(30);
+/// How to fix a path that leaves the repository.
+const CONFINED_HINT: &str = "paths in fleet.yaml are relative to fleet.yaml and must stay inside its repository \
+     (the git work tree holding fleet.yaml, or fleet.yaml's directory outside one); copy the file into the repository";
 const DEFAULT_CA_VALIDITY: CertValidity = CertValidity::Years(10);
 
 pub(super) struct Loader {
     spec_path: PathBuf,
     base: PathBuf,
+    /// What the spec's paths must stay inside.
+    root: confine::Root,
     diags: Vec<Diagnostic>,
     sources: BTreeMap<PathBuf, Arc<str>>,
     /// Every file read: path as shown -> sha256 hex.
@@ -118,9 +125,11 @@ struct CsrJob {
 
 impl Loader {
     pub(super) fn new(path: &Path) -> Self {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self {
             spec_path: path.to_path_buf(),
-            base: path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            root: confine::Root::find(&base),
+            base,
             diags: Vec::new(),
             sources: BTreeMap::new(),
             hashes: BTreeMap::new(),
@@ -166,7 +175,20 @@ impl Loader {
 
     fn load_all(&mut self) -> Option<Spec> {
         let spec_path = self.spec_path.clone();
-        let text = self.read_text(&spec_path, "the spec", None)?;
+        // fleet.yaml itself may be a committed symlink to /proc/self/environ.
+        if let Err(escape) = self
+            .root
+            .check_resolved(&spec_path, &display_path(&spec_path))
+        {
+            self.error(
+                &spec_path,
+                Loc::default(),
+                format!("the spec {escape}"),
+                CONFINED_HINT,
+            );
+            return None;
+        }
+        let text = self.read_text(&spec_path, "the spec", None, confine::MAX_SPEC_BYTES)?;
         let file: FleetFile = self.parse_yaml(&spec_path, &text)?;
         let f = spec_path.as_path();
 
@@ -259,7 +281,8 @@ impl Loader {
             return files;
         };
         for path in self.include_paths(f, include) {
-            if let Some(text) = self.read_text(&path, "included file", None)
+            if let Some(text) =
+                self.read_text(&path, "included file", None, confine::MAX_SPEC_BYTES)
                 && let Some(included) = self.parse_yaml::<IncludeFile>(&path, &text)
             {
                 files.push(DeclaredDevices {
@@ -335,8 +358,28 @@ impl Loader {
                 );
                 self.resolve("out")
             }
-            Some(dir) => self.resolve(&dir.value),
-            None => self.resolve("out"),
+            Some(dir) => {
+                self.confined(f, dir.loc, &dir.value, "`output.dir`");
+                self.resolve(&dir.value)
+            }
+            None => {
+                // A committed `out` symlink would send the keys elsewhere.
+                self.confined(f, Loc::default(), "out", "the default `output.dir`");
+                self.resolve("out")
+            }
+        }
+    }
+
+    /// Whether `value`, a path written at `file:loc`, stays inside the
+    /// spec's repository; if not, reports it as `what` and returns false.
+    fn confined(&mut self, file: &Path, loc: Loc, value: &str, what: &str) -> bool {
+        let base = self.base.clone();
+        match self.root.check(&base, value) {
+            Ok(()) => true,
+            Err(escape) => {
+                self.error(file, loc, format!("{what} {escape}"), CONFINED_HINT);
+                false
+            }
         }
     }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::messages::strip_position;
+use super::messages::{clip_message, strip_position};
 use super::{Loader, Text};
 use crate::spec::diagnostic::{Diagnostic, display_path};
 use crate::spec::model::{self, Loc, PolicyDocument, Sp};
@@ -33,10 +33,16 @@ impl Loader {
             let (value, source) = match &document.value {
                 PolicyDocument::Inline(value) => (value.clone(), None),
                 PolicyDocument::Path(relative) => {
+                    if !self.confined(f, document.loc, relative, "policy document") {
+                        continue;
+                    }
                     let path = self.resolve(relative);
-                    let Some(text) =
-                        self.read_text(&path, "policy document", Some((f, document.loc)))
-                    else {
+                    let Some(text) = self.read_text(
+                        &path,
+                        "policy document",
+                        Some((f, document.loc)),
+                        super::confine::MAX_POLICY_BYTES,
+                    ) else {
                         continue;
                     };
                     self.sources.insert(path.clone(), Arc::from(text.as_str()));
@@ -48,7 +54,8 @@ impl Loader {
                                 column: u32::try_from(error.column()).unwrap_or(0),
                                 len: 1,
                             };
-                            let message = strip_position(&error.to_string(), " at line ");
+                            let message =
+                                clip_message(&strip_position(&error.to_string(), " at line "));
                             let diagnostic = Diagnostic::new(
                                 &path,
                                 loc,

@@ -1,0 +1,526 @@
+//! The attack corpus (`tests/attacks/<case>/`): what a pull request author
+//! controls (fleet.yaml, every file beside it, what lands in `out/`) and the
+//! pipeline's environment (the endpoint), each aimed at the pipeline's
+//! secrets or at hanging it. Every case must exit 1 with its refusal, within
+//! seconds, leak no canary secret from the environment or from a file
+//! outside the repository, and change nothing in AWS or on disk.
+//!
+//! Each case is copied to `<tmp>/repo/` (a git work tree: it has `.git`),
+//! beside `<tmp>/outside-secret.txt`; the symlinks, FIFOs, oversized files
+//! and planted keys are made here at run time.
+
+use std::io::Read;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleetcert::pki::keys::{DeviceKey, create_private_dir};
+
+use crate::harness::{Account, repo_root, shared};
+
+/// The most a case may take: a hang fails the test instead of blocking it.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+fn canary() -> String {
+    format!("s3cr3t-canary-{}", std::process::id())
+}
+
+struct Case {
+    name: &'static str,
+    /// What stderr must contain (the refusal and where it was written).
+    expect: &'static [&'static str],
+    /// Whether `validate` must refuse it too (a spec case), or only `plan`.
+    spec: bool,
+    setup: fn(&Path, &Path),
+    env: &'static [(&'static str, &'static str)],
+}
+
+fn none(_: &Path, _: &Path) {}
+
+fn mkfifo(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+fn link(target: &Path, at: &Path) {
+    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+    symlink(target, at).unwrap();
+}
+
+fn big(path: &Path, bytes: usize, head: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut text = String::with_capacity(bytes + 100);
+    text.push_str(head);
+    text.push_str(&"a".repeat(bytes));
+    text.push_str(&canary());
+    std::fs::write(path, text).unwrap();
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "absolute-policy",
+            expect: &[
+                "policy document `/proc/self/environ` is an absolute path",
+                "--> fleet.yaml:7:15",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "absolute-include",
+            expect: &[
+                "include pattern `/proc/self/environ` is an absolute path",
+                "--> fleet.yaml:5:11",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "absolute-dev-zero-csr",
+            expect: &["CSR `/dev/zero` is an absolute path", "--> fleet.yaml:7:10"],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "dotdot-policy",
+            expect: &[
+                "policy document `policies/../../outside-secret.txt` leaves the repository with `..`",
+                "--> fleet.yaml:7:15",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "dotdot-csr",
+            expect: &[
+                "CSR `../outside-secret.txt` leaves the repository with `..`",
+                "--> fleet.yaml:7:10",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "dotdot-include",
+            expect: &[
+                "include pattern `../*.txt` leaves the repository with `..`",
+                "--> fleet.yaml:5:11",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "symlink-policy",
+            expect: &[
+                "policy document `policies/environ.json` resolves to `/proc/",
+                "outside the repository",
+                "--> fleet.yaml:7:15",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                link(
+                    Path::new("/proc/self/environ"),
+                    &repo.join("policies/environ.json"),
+                )
+            },
+            env: &[],
+        },
+        Case {
+            name: "symlink-spec",
+            expect: &[
+                "the spec `fleet.yaml` resolves to `/proc/",
+                "outside the repository",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                std::fs::remove_file(repo.join("fleet.yaml")).unwrap();
+                link(Path::new("/proc/self/environ"), &repo.join("fleet.yaml"));
+            },
+            env: &[],
+        },
+        Case {
+            name: "symlink-include",
+            expect: &[
+                "include pattern `devices/*.yaml` matches `devices/leak.yaml`, which resolves outside the repository",
+                "--> fleet.yaml:5:11",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                link(
+                    Path::new("../../outside-secret.txt"),
+                    &repo.join("devices/leak.yaml"),
+                )
+            },
+            env: &[],
+        },
+        Case {
+            name: "symlink-dev-zero-csr",
+            expect: &[
+                "CSR `csr/dev-1.csr` resolves to `/dev/zero`, outside the repository",
+                "--> fleet.yaml:7:10",
+            ],
+            spec: true,
+            setup: |repo, _| link(Path::new("/dev/zero"), &repo.join("csr/dev-1.csr")),
+            env: &[],
+        },
+        Case {
+            name: "output-dir-outside",
+            expect: &[
+                "`output.dir` `../out` leaves the repository with `..`",
+                "--> fleet.yaml:5:15",
+            ],
+            spec: true,
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "output-dir-symlink",
+            expect: &[
+                "`output.dir` `out-link/fleet` resolves to",
+                "outside the repository",
+                "--> fleet.yaml:5:15",
+            ],
+            spec: true,
+            setup: |repo, outside| {
+                std::fs::create_dir_all(outside.join("elsewhere")).unwrap();
+                link(&outside.join("elsewhere"), &repo.join("out-link"));
+            },
+            env: &[],
+        },
+        Case {
+            name: "fifo-policy",
+            expect: &[
+                "cannot read policy document `policies/fifo.json`: it is not a regular file",
+                "--> fleet.yaml:7:15",
+            ],
+            spec: true,
+            setup: |repo, _| mkfifo(&repo.join("policies/fifo.json")),
+            env: &[],
+        },
+        Case {
+            name: "fifo-csr",
+            expect: &[
+                "cannot read CSR `csr/dev-1.csr`: it is not a regular file",
+                "--> fleet.yaml:7:10",
+            ],
+            spec: true,
+            setup: |repo, _| mkfifo(&repo.join("csr/dev-1.csr")),
+            env: &[],
+        },
+        Case {
+            name: "fifo-include",
+            // A FIFO is not a file an include pattern matches.
+            expect: &[
+                "include pattern `devices/*.yaml` matches no file",
+                "--> fleet.yaml:5:11",
+            ],
+            spec: true,
+            setup: |repo, _| mkfifo(&repo.join("devices/fifo.yaml")),
+            env: &[],
+        },
+        Case {
+            name: "oversized-policy",
+            expect: &[
+                "cannot read policy document `policies/huge.json`: it is larger than 64 KiB",
+                "--> fleet.yaml:7:15",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                big(
+                    &repo.join("policies/huge.json"),
+                    10 << 20,
+                    "{\"Version\": \"",
+                )
+            },
+            env: &[],
+        },
+        Case {
+            name: "oversized-include",
+            expect: &["cannot read included file `devices/huge.yaml`: it is larger than 8192 KiB"],
+            spec: true,
+            setup: |repo, _| big(&repo.join("devices/huge.yaml"), 9 << 20, "# "),
+            env: &[],
+        },
+        Case {
+            name: "policy-long-line-not-json",
+            expect: &[
+                "policy document `policies/long.json` is not JSON",
+                "--> policies/long.json:1:12",
+                "…",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                big(
+                    &repo.join("policies/long.json"),
+                    60 << 10,
+                    "{\"Version\" \"2012-10-17\", \"x\": \"",
+                )
+            },
+            env: &[],
+        },
+        Case {
+            name: "csr-long-pem-label",
+            // The label comes from the file; the message quotes only its start.
+            expect: &[
+                "CSR `csr/dev-1.csr` holds a PEM `AAAA",
+                "…",
+                "--> fleet.yaml:7:10",
+            ],
+            spec: true,
+            setup: |repo, _| {
+                let label = format!("{}{}", "A".repeat(5000), canary());
+                let pem = format!("-----BEGIN {label}-----\nAAAA\n-----END {label}-----\n");
+                std::fs::create_dir_all(repo.join("csr")).unwrap();
+                std::fs::write(repo.join("csr/dev-1.csr"), pem).unwrap();
+            },
+            env: &[],
+        },
+        Case {
+            name: "pending-key-wrong-mode",
+            expect: &["pending-key.pem: refusing to use this private key: its mode is 0644"],
+            spec: false,
+            setup: |repo, _| {
+                let path = repo.join("out/dev-1/pending-key.pem");
+                DeviceKey::generate().write(&path).unwrap();
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            },
+            env: &[],
+        },
+        Case {
+            name: "pending-key-symlink",
+            expect: &["pending-key.pem: refusing to use this private key: it is a symlink"],
+            spec: false,
+            setup: |repo, outside| {
+                let planted = outside.join("keys/planted.pem");
+                DeviceKey::generate().write(&planted).unwrap();
+                create_private_dir(&repo.join("out/dev-1")).unwrap();
+                symlink(&planted, repo.join("out/dev-1/pending-key.pem")).unwrap();
+            },
+            env: &[],
+        },
+        Case {
+            name: "plain-http-endpoint",
+            expect: &[
+                "refusing the AWS endpoint `http://192.0.2.1:4566`",
+                "--allow-insecure-endpoint",
+            ],
+            spec: false,
+            setup: none,
+            env: &[("AWS_ENDPOINT_URL", "http://192.0.2.1:4566")],
+        },
+        Case {
+            name: "plain-http-endpoint",
+            expect: &[
+                "refusing the AWS endpoint `http://192.0.2.1:4566` (from AWS_ENDPOINT_URL_IOT)",
+            ],
+            spec: false,
+            setup: none,
+            env: &[("AWS_ENDPOINT_URL_IOT", "http://192.0.2.1:4566")],
+        },
+    ]
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every path under `dir` with its length, or a symlink's target: what
+/// "nothing changed on disk" compares.
+fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap() {
+            let entry = entry.unwrap();
+            let kind = entry.file_type().unwrap();
+            let what = if kind.is_symlink() {
+                format!("-> {}", std::fs::read_link(entry.path()).unwrap().display())
+            } else if kind.is_dir() {
+                stack.push(entry.path());
+                "dir".to_owned()
+            } else {
+                let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+                format!("{} bytes {:o}", meta.len(), meta.permissions().mode())
+            };
+            out.push((entry.path(), what));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Runs `command`, killing it after [`TIMEOUT`]: (exit code, stdout, stderr).
+fn run_bounded(command: &mut Command, what: &str) -> (Option<i32>, String, String) {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pipe = |mut reader: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = reader.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = pipe(Box::new(child.stdout.take().unwrap()));
+    let stderr = pipe(Box::new(child.stderr.take().unwrap()));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {TIMEOUT:?} (a hang)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code(),
+        stdout.join().unwrap(),
+        stderr.join().unwrap(),
+    )
+}
+
+fn run_case(case: &Case, account: &Account<'_>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path();
+    std::fs::write(
+        outside.join("outside-secret.txt"),
+        format!("{}\n", canary()),
+    )
+    .unwrap();
+    let repo = outside.join("repo");
+    copy_tree(&repo_root().join("tests/attacks").join(case.name), &repo);
+    std::fs::create_dir(repo.join(".git")).unwrap();
+    (case.setup)(&repo, outside);
+    let before = snapshot_tree(outside);
+    let had_out = repo.join("out").exists();
+    let commands: &[&str] = if case.spec {
+        &["validate", "plan"]
+    } else {
+        &["plan"]
+    };
+    for command in commands {
+        let what = format!("{} ({command})", case.name);
+        let mut child = account.fleetcert(&repo);
+        child.arg(command).env("FLEETCERT_CANARY", canary());
+        for (name, value) in case.env {
+            child.env(name, value);
+        }
+        let (code, stdout, stderr) = run_bounded(&mut child, &what);
+        assert_eq!(
+            code,
+            Some(1),
+            "{what}: exit code\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        for expected in case.expect {
+            assert!(
+                stderr.contains(expected),
+                "{what}: no `{expected}` in:\n{stderr}"
+            );
+        }
+        for (name, text) in [("stdout", &stdout), ("stderr", &stderr)] {
+            assert!(
+                !text.contains(&canary()),
+                "{what}: the canary secret is in {name}:\n{text}"
+            );
+            assert!(
+                !text.contains("AWS_SECRET_ACCESS_KEY"),
+                "{what}: the environment is in {name}"
+            );
+            assert!(
+                text.len() < 8 << 10,
+                "{what}: {} bytes of {name}",
+                text.len()
+            );
+        }
+    }
+    assert_eq!(
+        account.writes(),
+        Vec::new(),
+        "{}: AWS was changed",
+        case.name
+    );
+    assert_eq!(
+        snapshot_tree(outside),
+        before,
+        "{}: files changed",
+        case.name
+    );
+    assert_eq!(
+        repo.join("out").exists(),
+        had_out,
+        "{}: out/ was made",
+        case.name
+    );
+}
+
+#[test]
+fn every_attack_is_refused_quickly_without_leaking_or_changing_anything() {
+    let emulator = shared();
+    let mut names: Vec<&str> = cases().iter().map(|c| c.name).collect();
+    names.dedup();
+    let on_disk: Vec<String> = {
+        let mut dirs: Vec<String> = std::fs::read_dir(repo_root().join("tests/attacks"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        dirs.sort();
+        dirs
+    };
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, on_disk,
+        "every case directory has its expectations here"
+    );
+    for case in cases() {
+        let account = Account::new(emulator);
+        let started = Instant::now();
+        run_case(&case, &account);
+        assert!(
+            started.elapsed() < TIMEOUT,
+            "{} took {:?}",
+            case.name,
+            started.elapsed()
+        );
+    }
+}
+
+/// The attacks' specs differ from a valid spec only in the attack: with the
+/// attack undone, the same fleet plans (so each refusal is the attack's).
+#[test]
+fn the_attack_fleet_without_its_attack_plans() {
+    let account = Account::new(shared());
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = tmp.path().join("repo");
+    copy_tree(
+        &repo_root().join("tests/attacks/plain-http-endpoint"),
+        &repo,
+    );
+    let (code, stdout, stderr) = run_bounded(account.fleetcert(&repo).arg("plan"), "plan");
+    assert_eq!(code, Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("dev-1"), "{stdout}");
+    assert_eq!(account.writes(), Vec::new());
+}
