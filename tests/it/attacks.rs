@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use fleetcert::pki::keys::{DeviceKey, create_private_dir};
 
+use crate::fleet_dir::copy_tree;
 use crate::harness::{Account, repo_root, shared};
 
 /// The most a case may take: a hang fails the test instead of blocking it.
@@ -326,19 +327,6 @@ fn cases() -> Vec<Case> {
             env: &[("AWS_ENDPOINT_URL_IOT", "http://192.0.2.1:4566")],
         },
     ]
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Every path under `dir` with its length, or a symlink's target: what

@@ -14,7 +14,8 @@ pub struct FleetDir {
     dir: TempDir,
 }
 
-fn copy_tree(from: &Path, to: &Path) {
+/// Copy the directory tree `from` to `to`.
+pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
