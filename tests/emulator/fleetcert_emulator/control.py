@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 
-from . import iam, state
+from . import asynchrony, iam, state
 from .accounts import account_for_access_key
 from .quotas import AWS_DEFAULTS, buckets
 
@@ -78,9 +78,17 @@ def apply_config(patch: dict) -> dict:
     unknown = set(patch) - known
     if unknown:
         raise BadRequest(f"unknown config keys: {sorted(unknown)}")
+    try:
+        # the preset first, then any explicit key of the same patch over it
+        timing = asynchrony.resolve(patch)
+    except (TypeError, ValueError) as e:
+        raise BadRequest(str(e))
     with state.LOCK:
         new = dict(state.config)
+        new.update(timing)
         for k, v in patch.items():
+            if k in timing:
+                continue
             if k == "quotas":
                 new["quotas"] = resolve_quotas(v, state.config.get("quotas", {}))
             elif k in _FLOAT_KEYS:

@@ -29,9 +29,12 @@ from moto.iot.exceptions import (
     IoTClientError,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
+    ThingStillAttached,
     VersionConflictException,
 )
 from moto.iot.responses import IoTResponse
+
+from . import asynchrony
 
 FakeCertificate = iot_models.FakeCertificate
 FakeCaCertificate = iot_models.FakeCaCertificate
@@ -627,6 +630,105 @@ def list_tags_for_resource(self):
 
 
 # ---------------------------------------------------------------------------
+# Detachments that propagate later (asynchrony.py; thing_detach_seconds and
+# policy_detach_seconds, 0 = at once as moto does). Until the delay is over the
+# attachment is still in moto's maps, so every List*, DeleteThing,
+# DeleteCertificate and DeletePolicy still sees it.
+# ---------------------------------------------------------------------------
+_orig_call_action = IoTResponse.call_action
+
+
+def call_action(self):
+    asynchrony.settle_iot(self.iot_backend)
+    return _orig_call_action(self)
+
+
+def _detach(backend, kind: str, key, detach_now) -> EmptyResult:
+    """A repeated detach while one is pending: AWS documents no answer for it;
+    it succeeds (the pair is on its way out). Otherwise moto's validation and
+    ResourceNotFoundException for a pair that is not attached."""
+    if asynchrony.detach_is_pending(backend, kind, key):
+        return EmptyResult()
+    attached = backend.principal_things if kind == "thing" else backend.principal_policies
+    if key in attached and asynchrony.defer_detach(backend, kind, key):
+        return EmptyResult()
+    detach_now()
+    return EmptyResult()
+
+
+def detach_thing_principal(self):
+    # DetachThingPrincipal: "This call is asynchronous. It might take several
+    # seconds for the detachment to propagate."
+    b = self.iot_backend
+    thing, principal = self._get_param("thingName"), self.headers.get("x-amzn-principal")
+    b._get_principal(principal)
+    b.describe_thing(thing)
+    return _detach(b, "thing", (principal, thing),
+                   lambda: b.detach_thing_principal(thing_name=thing, principal_arn=principal))
+
+
+def attach_thing_principal(self):
+    # Attaching the pair again while its detachment is pending keeps it attached.
+    b = self.iot_backend
+    thing, principal = self._get_param("thingName"), self.headers.get("x-amzn-principal")
+    b.attach_thing_principal(thing_name=thing, principal_arn=principal)
+    asynchrony.cancel_detach(b, "thing", (principal, thing))
+    return EmptyResult()
+
+
+def detach_policy(self):
+    # DetachPolicy: "Because of the distributed nature of Amazon Web Services,
+    # it can take up to five minutes after a policy is detached before it's
+    # ready to be deleted."
+    b = self.iot_backend
+    name, target = self._get_param("policyName"), self._get_param("target")
+    b._get_principal(target)
+    b.get_policy(name)
+    return _detach(b, "policy", (target, name), lambda: b.detach_policy(policy_name=name, target=target))
+
+
+def detach_principal_policy(self):
+    # DetachPrincipalPolicy (deprecated; "works as expected for backward
+    # compatibility"): the same attachment as DetachPolicy.
+    b = self.iot_backend
+    name, principal = self._get_param("policyName"), self.headers.get("x-amzn-iot-principal")
+    b._get_principal(principal)
+    b.get_policy(name)
+    return _detach(b, "policy", (principal, name),
+                   lambda: b.detach_principal_policy(policy_name=name, principal_arn=principal))
+
+
+def attach_policy(self):
+    b = self.iot_backend
+    name, target = self._get_param("policyName"), self._get_param("target")
+    b.attach_policy(policy_name=name, target=target)
+    asynchrony.cancel_detach(b, "policy", (target, name))
+    return EmptyResult()
+
+
+def attach_principal_policy(self):
+    b = self.iot_backend
+    name, principal = self._get_param("policyName"), self.headers.get("x-amzn-iot-principal")
+    b.attach_principal_policy(policy_name=name, principal_arn=principal)
+    asynchrony.cancel_detach(b, "policy", (principal, name))
+    return EmptyResult()
+
+
+def delete_thing(self):
+    """DeleteThing while a principal is attached: InvalidRequestException "Cannot
+    delete. Thing <name> is still attached to one or more principals" (the
+    message AWS answers, e.g. aws/aws-connected-device-framework#76 right after
+    a detach). botocore's IoT model gives InvalidRequestException HTTP 400;
+    moto sent 409."""
+    name = self._get_param("thingName")
+    try:
+        self.iot_backend.delete_thing(thing_name=name)
+    except ThingStillAttached as e:
+        raise InvalidRequestException(e.message)
+    return EmptyResult()
+
+
+# ---------------------------------------------------------------------------
 # Endpoint. DescribeEndpoint: "iot:Data-ATS - Returns an ATS signed data
 # endpoint"; the prefix is fixed per account (Developer Guide, "AWS IoT device
 # data and service endpoints": <prefix>-ats.iot.<region>.amazonaws.com).
@@ -648,6 +750,7 @@ def apply() -> None:
     FakeCertificate.compute_cert_id = _compute_cert_id
     FakeCertificate.to_description_dict = _cert_description
     IoTBackend.describe_endpoint = describe_endpoint
+    IoTResponse.call_action = call_action
     for fn in (
         get_registration_code, register_ca_certificate, describe_ca_certificate,
         list_ca_certificates, update_ca_certificate, register_certificate,
@@ -656,6 +759,8 @@ def apply() -> None:
         list_things, list_thing_principals, list_principal_things,
         list_attached_policies, list_targets_for_policy, list_policies,
         create_policy, delete_policy, tag_resource, untag_resource,
-        list_tags_for_resource,
+        list_tags_for_resource, detach_thing_principal, attach_thing_principal,
+        detach_policy, detach_principal_policy, attach_policy,
+        attach_principal_policy, delete_thing,
     ):
         setattr(IoTResponse, fn.__name__, fn)

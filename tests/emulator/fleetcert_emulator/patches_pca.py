@@ -26,7 +26,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
 
-from . import state
+from . import asynchrony, state
 
 CA = pca_models.CertificateAuthority
 TEMPLATE_PREFIX = "arn:aws:acm-pca:::template/"
@@ -389,6 +389,7 @@ def create_certificate_authority(self) -> str:
     ca = backend.certificate_authorities[arn]
     if params.get("UsageMode"):
         ca.usage_mode = params["UsageMode"]
+    asynchrony.on_ca_created(ca)  # CREATING for ca_creating_seconds
     if token:
         cache[token] = (time.monotonic() + IDEMPOTENCY_WINDOW_SECONDS, arn)
     return json.dumps({"CertificateAuthorityArn": arn})
@@ -406,6 +407,9 @@ def issue_certificate(self) -> str:
     - InvalidStateException unless the CA is ACTIVE; a ROOT CA in
       PENDING_CERTIFICATE may issue its own certificate with RootCACertificate/V1
       (User Guide, "Installing the root CA certificate").
+      A CA still CREATING (ca_creating_seconds) has no key material to sign
+      with yet: InvalidStateException, "The state of the private CA does not
+      allow this action to occur".
     - "The validity period of the certificate ... cannot exceed the validity of
       the issuing CA" -> ValidationException.
     - The certificate ARN ends with the serial number in lowercase hex, as AWS's
@@ -465,6 +469,7 @@ def issue_certificate(self) -> str:
         ca.issued_certificates_certificate_chains[arn] = _ca_chain_pem(ca).encode()
     ca._fc_serials[serial] = arn
     ca._fc_pending[arn] = int(state.config.get("request_in_progress_calls") or 0)
+    asynchrony.on_certificate_issued(ca, arn)
     if token:
         cache[(ca.arn, token)] = (time.monotonic() + IDEMPOTENCY_WINDOW_SECONDS, arn)
     return json.dumps({"CertificateArn": arn})
@@ -472,14 +477,16 @@ def issue_certificate(self) -> str:
 
 def get_certificate(self) -> str:
     """API Reference, GetCertificate: RequestInProgressException "Your request is
-    already in progress" while the certificate is being issued (emulated for the
-    configured number of calls after each issuance). A revoked certificate is
-    still returned (moto answered RequestInProgressException for it)."""
+    already in progress" while the certificate is being issued: emulated for
+    certificate_in_progress_seconds after each issuance (wall clock), then for
+    request_in_progress_calls more calls. A revoked certificate is still
+    returned (moto answered RequestInProgressException for it)."""
     params = json.loads(self.body)
     ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
     arn = params.get("CertificateArn")
     if arn not in ca.issued_certificates:
         raise _err("ResourceNotFoundException", f"Certificate {arn} not found.")
+    asynchrony.check_certificate_ready(ca, arn, _err)
     if ca._fc_pending.get(arn, 0) > 0:
         ca._fc_pending[arn] -= 1
         raise _err("RequestInProgressException", "The request to issue certificate is still in progress.")
@@ -516,6 +523,10 @@ def revoke_certificate(self) -> str:
         serial = int(raw.replace(":", ""), 16)
     except ValueError:
         raise _err("InvalidArgsException", f"CertificateSerial is not hexadecimal: {raw}")
+    # revoke_transient_rate: ConcurrentModificationException /
+    # RequestInProgressException (both in RevokeCertificate's error list)
+    # instead of carrying the revocation out
+    asynchrony.revoke_transient(_err)
     arn = ca._fc_serials.get(serial)
     if arn is None:
         raise _err("ResourceNotFoundException", f"Certificate with serial {raw} was not issued by {ca.arn}.")
@@ -537,6 +548,36 @@ def revoke_certificate(self) -> str:
     return "{}"
 
 
+_orig_call_action = ACMPCAResponse.call_action
+_orig_get_csr = ACMPCAResponse.get_certificate_authority_csr
+_orig_import_ca_certificate = ACMPCAResponse.import_certificate_authority_certificate
+
+
+def call_action(self):
+    asynchrony.settle_pca(self.acmpca_backend)  # CREATING -> PENDING_CERTIFICATE when due
+    return _orig_call_action(self)
+
+
+def get_certificate_authority_csr(self) -> str:
+    """API Reference, GetCertificateAuthorityCsr: "The CSR is created when you
+    call the CreateCertificateAuthority action"; its error list has
+    RequestInProgressException, on which botocore's waiter
+    CertificateAuthorityCSRCreated retries. Answered while the CA is CREATING
+    and for ca_csr_in_progress_seconds after."""
+    ca = self.acmpca_backend.describe_certificate_authority(json.loads(self.body).get("CertificateAuthorityArn"))
+    asynchrony.check_csr_ready(ca, _err)
+    return _orig_get_csr(self)
+
+
+def import_certificate_authority_certificate(self) -> str:
+    """API Reference, ImportCertificateAuthorityCertificate, InvalidStateException
+    "The state of the private CA does not allow this action to occur": a CA
+    still CREATING has no CSR to sign yet."""
+    ca = self.acmpca_backend.describe_certificate_authority(json.loads(self.body).get("CertificateAuthorityArn"))
+    asynchrony.check_not_creating(ca, _err, "import a certificate")
+    return _orig_import_ca_certificate(self)
+
+
 def apply() -> None:
     CA.__init__ = _ca_init
     CA.key = property(lambda self: self._fc_key)
@@ -546,3 +587,6 @@ def apply() -> None:
     ACMPCAResponse.issue_certificate = issue_certificate
     ACMPCAResponse.get_certificate = get_certificate
     ACMPCAResponse.revoke_certificate = revoke_certificate
+    ACMPCAResponse.call_action = call_action
+    ACMPCAResponse.get_certificate_authority_csr = get_certificate_authority_csr
+    ACMPCAResponse.import_certificate_authority_certificate = import_certificate_authority_certificate

@@ -3,6 +3,10 @@
     python -m fleetcert_emulator [--host 127.0.0.1] [--port 0] [--quotas off|aws]
         [--latency-ms N] [--fault-5xx-rate F] [--fault-5xx-after-rate F]
         [--fault-drop-rate F] [--fault-seed N] [--in-progress-calls N]
+        [--asynchrony off|realistic] [--thing-detach-seconds S]
+        [--policy-detach-seconds S] [--ca-creating-seconds S]
+        [--ca-csr-in-progress-seconds S] [--certificate-in-progress-seconds S]
+        [--revoke-transient-rate F]
         [--exit-on-stdin-eof] [--verbose]
 
 Prints exactly one line on stdout when listening:
@@ -33,10 +37,35 @@ def _parse(argv):
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--in-progress-calls", type=int, default=0,
                    help="GetCertificate answers RequestInProgressException this many times after each issuance")
+    p.add_argument("--asynchrony", choices=["off", "realistic"], default="off",
+                   help="preset for the six values below (each flag given explicitly wins)")
+    for key, what in (
+        ("thing_detach_seconds", "DetachThingPrincipal propagates after S seconds"),
+        ("policy_detach_seconds", "DetachPolicy propagates after S seconds"),
+        ("ca_creating_seconds", "a new CA stays CREATING for S seconds"),
+        ("ca_csr_in_progress_seconds", "GetCertificateAuthorityCsr: RequestInProgress S seconds after CREATING"),
+        ("certificate_in_progress_seconds", "GetCertificate: RequestInProgress S seconds after issuance"),
+        ("revoke_transient_rate", "share of RevokeCertificate answered with a transient error"),
+    ):
+        p.add_argument("--" + key.replace("_", "-"), type=float, default=None, help=what,
+                       metavar="F" if key.endswith("rate") else "S")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit as soon as standard input is closed")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p.parse_args(argv)
+
+
+def _asynchrony_config(args) -> dict:
+    from .asynchrony import RATE_KEY, SECONDS_KEYS, resolve
+
+    patch = {"asynchrony": args.asynchrony}
+    for key in (*SECONDS_KEYS, RATE_KEY):
+        if getattr(args, key) is not None:
+            patch[key] = getattr(args, key)
+    try:
+        return resolve(patch)
+    except ValueError as e:
+        sys.exit(f"fleetcert_emulator: {e}")
 
 
 def _watch_stdin():
@@ -82,6 +111,7 @@ def main(argv=None):
         "fault_seed": args.fault_seed,
         "request_in_progress_calls": args.in_progress_calls,
         "clock_offset_seconds": 0,
+        **_asynchrony_config(args),
     })
     app = build_app()
 

@@ -35,11 +35,23 @@ DEFAULT_CONFIG = {
     # [{"operation", "path_contains", "status", "code", "message"}]: requests
     # that always fail with that error (a deterministic per-resource failure)
     "fail_requests": [],
+    # asynchronous / transient AWS behaviour (asynchrony.py), all off by
+    # default; "asynchrony" is the last preset applied ("off" / "realistic")
+    "asynchrony": "off",
+    "thing_detach_seconds": 0.0,
+    "policy_detach_seconds": 0.0,
+    "ca_creating_seconds": 0.0,
+    "ca_csr_in_progress_seconds": 0.0,
+    "certificate_in_progress_seconds": 0.0,
+    "revoke_transient_rate": 0.0,
 }
 
 launch_config: dict = copy.deepcopy(DEFAULT_CONFIG)  # set by server.main from the CLI
 config: dict = copy.deepcopy(DEFAULT_CONFIG)
 rng = random.Random()
+# RevokeCertificate's transient failures draw from their own generator, so
+# they never shift the middleware's three draws per request
+revoke_rng = random.Random()
 
 # "<account>/<region>" -> operation -> count
 counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -85,6 +97,7 @@ def now() -> dt.datetime:
 def reseed() -> None:
     seed = config.get("fault_seed")
     rng.seed(seed)
+    revoke_rng.seed(None if seed is None else f"revoke-transient:{seed}")
 
 
 def set_launch_config(cfg: dict) -> None:
