@@ -390,6 +390,11 @@ def test_bad_asynchrony_config_is_refused(emulator, bad):
 
 
 def test_all_off_by_default(emulator):
+    from fleetcert_emulator.state import DEFAULT_CONFIG
+    assert DEFAULT_CONFIG["asynchrony"] == "off"
+    assert {k: DEFAULT_CONFIG[k] for k in ASYNC_KEYS} == dict.fromkeys(ASYNC_KEYS, 0.0)
+    # the session's emulator runs without flags: after a reset it has the launch config
+    emulator.control("reset", {})
     cfg = emulator.control("config")
     assert cfg["asynchrony"] == "off" and {k: cfg[k] for k in ASYNC_KEYS} == dict.fromkeys(ASYNC_KEYS, 0.0)
 

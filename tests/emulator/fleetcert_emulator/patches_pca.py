@@ -407,9 +407,9 @@ def issue_certificate(self) -> str:
     - InvalidStateException unless the CA is ACTIVE; a ROOT CA in
       PENDING_CERTIFICATE may issue its own certificate with RootCACertificate/V1
       (User Guide, "Installing the root CA certificate").
-      A CA still CREATING (ca_creating_seconds) has no key material to sign
-      with yet: InvalidStateException, "The state of the private CA does not
-      allow this action to occur".
+      A CA still CREATING (ca_creating_seconds) is refused the same way:
+      InvalidStateException, "The state of the private CA does not allow this
+      action to occur" (in IssueCertificate's error list).
     - "The validity period of the certificate ... cannot exceed the validity of
       the issuing CA" -> ValidationException.
     - The certificate ARN ends with the serial number in lowercase hex, as AWS's
