@@ -3,7 +3,7 @@
     python -m fleetcert_emulator [--host 127.0.0.1] [--port 0] [--quotas off|aws]
         [--latency-ms N] [--fault-5xx-rate F] [--fault-5xx-after-rate F]
         [--fault-drop-rate F] [--fault-seed N] [--in-progress-calls N]
-        [--exit-on-stdin-eof] [--verbose]
+        [--no-validate-requests] [--exit-on-stdin-eof] [--verbose]
 
 Prints exactly one line on stdout when listening:
     FLEETCERT_EMULATOR_READY port=<port>
@@ -33,6 +33,8 @@ def _parse(argv):
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--in-progress-calls", type=int, default=0,
                    help="GetCertificate answers RequestInProgressException this many times after each issuance")
+    p.add_argument("--no-validate-requests", action="store_true",
+                   help="do not check requests against botocore's IoT / ACM PCA models")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit as soon as standard input is closed")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -82,6 +84,7 @@ def main(argv=None):
         "fault_seed": args.fault_seed,
         "request_in_progress_calls": args.in_progress_calls,
         "clock_offset_seconds": 0,
+        "validate_requests": not args.no_validate_requests,
     })
     app = build_app()
 
