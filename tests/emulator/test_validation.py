@@ -159,6 +159,23 @@ def test_iot_list_entries_inside_a_structure(iot):
     iot.create_thing_type(thingTypeName="sensor", thingTypeProperties={"searchableAttributes": ["serial"]})
 
 
+def test_iot_thing_type_description_is_printable_ascii(iot):
+    # ThingTypeDescription: [\p{Graph}\x20]*, and Java's \p{Graph} is ASCII only
+    for text in ("Capteur de température", "line 1\nline 2", "tab\there"):
+        assert "at 'thingTypeProperties.thingTypeDescription' failed to satisfy constraint: " \
+            "Member must satisfy regular expression pattern: [\\p{Graph}\\x20]*" in refused(
+                lambda: iot.create_thing_type(thingTypeName="sensor", thingTypeProperties={"thingTypeDescription": text}))
+    iot.create_thing_type(thingTypeName="sensor", thingTypeProperties={"thingTypeDescription": "Sensors (v2) ~ 100%"})
+
+
+def test_iot_policy_with_fleetcert_owner_tag(iot):
+    tags = [{"Key": "fleetcert:fleet", "Value": "factory-a"}]
+    iot.create_policy(policyName="ota+v2,x=y@z.-_", policyDocument="{}", tags=tags)
+    assert refused(lambda: iot.create_policy(policyName="p", policyDocument="{}",
+                                             tags=[{"Key": "", "Value": "v"}])) == one(
+        "Value '' at 'tags.1.member.key' failed to satisfy constraint: Member must have length greater than or equal to 1")
+
+
 def test_iot_unknown_members_are_ignored_and_wrong_types_unreadable(emulator, iot, account):
     raw = _raw(emulator, account)
     status, headers, body = raw("POST", "/things/t", "iot", body=b'{"surprise": 1, "attributePayload": {}}')
@@ -235,7 +252,7 @@ def test_pca_patterns_arn_and_idempotency_token(pca):
 
 def test_pca_list_of_structures_and_unicode_tags(pca):
     ca_arn, _ = create_root_ca(pca)
-    tags = [{"Key": "fleetcert", "Value": "factory-a"}, {"Key": "bad*", "Value": "v"}]
+    tags = [{"Key": "fleetcert:fleet", "Value": "factory-a"}, {"Key": "bad*", "Value": "v"}]
     assert refused(lambda: pca.tag_certificate_authority(CertificateAuthorityArn=ca_arn, Tags=tags),
                    "ValidationException") == one(
         "Value 'bad*' at 'tags.2.member.key' failed to satisfy constraint: "

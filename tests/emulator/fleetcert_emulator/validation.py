@@ -11,10 +11,14 @@ does anything else, and answers a malformed request with HTTP 400:
   than or equal to 128, Member must have length greater than or equal to 0,
   Member must satisfy regular expression pattern: [a-zA-Z0-9_.,@/:#-]+]; ...``
   (https://github.com/aws/aws-sdk-java/issues/666).
-- ACM PCA (awsJson1_1): ``ValidationException``, one of the errors common to
-  all AWS APIs ("The input fails to satisfy the constraints specified by an
-  AWS service", HTTP 400: Common Errors,
-  https://docs.aws.amazon.com/privateca/latest/APIReference/CommonErrors.html).
+- ACM PCA (awsJson1_1): ``ValidationException``, not in the PCA model but one
+  of the errors common to all AWS APIs ("The input fails to satisfy the
+  constraints specified by an AWS service", HTTP 400: the "Common Errors" page
+  every API reference carries, e.g.
+  https://docs.aws.amazon.com/pca-connector-scep/latest/APIReference/CommonErrors.html),
+  as ACM answers it: ``ValidationException: 1 validation error detected: Value
+  '*.dev.mycompany.com' at 'tags.2.member.value' failed to satisfy constraint:
+  ...`` (https://github.com/terraform-aws-modules/terraform-aws-acm/issues/93).
 
 The message is the one AWS's services share (their common request validation)::
 
@@ -45,11 +49,13 @@ Each part, as AWS words it:
   with all of the entry's constraints in brackets (aws-sdk-java#666 above).
 
 A value of the wrong type (a string where the model has an integer, a body
-that is not a JSON object) cannot be read at all: AWS's JSON protocols answer
-``SerializationException`` (HTTP 400) for that (smithy's protocol tests,
-"malformed request" cases,
-https://github.com/smithy-lang/smithy/tree/main/smithy-aws-protocol-tests/model/restJson1/validation);
-the message is ours.
+that is not a JSON object) cannot be read at all: HTTP 400
+``SerializationException``, as smithy's protocol tests require of a server
+("When the request body is not valid JSON, the response should be a 400
+SerializationException", smithy-lang/smithy,
+smithy-aws-protocol-tests/model/restJson1/malformedRequests/malformed-request-body.smithy;
+malformed-integer.smithy likewise for numbers in the body, path and query).
+The message is ours.
 
 Members the model does not know are ignored, as AWS ignores them. Blob and
 timestamp members are accepted as given (only their presence is checked).
@@ -104,7 +110,10 @@ def render(value) -> str:
 # ---------------------------------------------------------------------------
 
 def _constraints(shape) -> list[tuple[str, object]]:
-    """[(message, test)] for a scalar or collection shape, in AWS's order.
+    """[(message, test)] for a scalar or collection shape.
+
+    The order (max length, min length, pattern) is that of the bracketed list
+    in aws-sdk-java#666; AWS does not document one.
 
     test(value) is True when the value satisfies the constraint.
     """
