@@ -63,7 +63,7 @@ def _default_config(emulator):
     emulator.control("config", {
         "quotas": "off", "latency_ms": 0, "fault_5xx_rate": 0, "fault_5xx_after_rate": 0,
         "fault_drop_rate": 0, "request_in_progress_calls": 0, "clock_offset_seconds": 0,
-        "quota_clock": "wall", "asynchrony": "off",
+        "quota_clock": "wall", "asynchrony": "off", "validate_requests": True,
     })
     yield
 

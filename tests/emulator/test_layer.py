@@ -238,8 +238,8 @@ def test_reset(emulator, iot, account):
     assert iot.list_things()["things"] == []
     assert emulator.control("pca/revocations") == []
     counters = emulator.control("counters")
-    assert set(counters) - {"throttled", "denied", "resources", "faults"} <= {f"{account}/{REGION}"}
-    assert counters["throttled"] == counters["denied"] == counters["faults"] == {}
+    assert set(counters) - {"throttled", "denied", "invalid", "resources", "faults"} <= {f"{account}/{REGION}"}
+    assert counters["throttled"] == counters["denied"] == counters["invalid"] == counters["faults"] == {}
 
 
 def test_control_rejects_bad_config(emulator):

@@ -5,7 +5,7 @@ GET  /_fleetcert/config             -> current config
 POST /_fleetcert/config             <- partial config object; returns the new config
                                        (fail_requests: rules of requests that always fail)
 GET  /_fleetcert/counters           -> the counters map at top level, plus "throttled",
-                                       "denied", "resources" and "faults" (see README)
+                                       "denied", "invalid", "resources" and "faults" (see README)
 GET  /_fleetcert/writes             -> [{"account","region","operation","path"}]: every
                                        mutating request, in arrival order
 POST /_fleetcert/counters/reset     (also clears faults, writes and denials)
@@ -102,6 +102,10 @@ def apply_config(patch: dict) -> dict:
                 new[k] = resolve_fail_requests(v)
             elif k == "fault_seed":
                 new[k] = None if v is None else int(v)
+            elif k == "validate_requests":
+                if not isinstance(v, bool):
+                    raise BadRequest("validate_requests must be true or false")
+                new[k] = v
             elif k == "quota_clock":
                 if v not in ("wall", "test"):
                     raise BadRequest("quota_clock must be 'wall' or 'test'")
@@ -181,6 +185,7 @@ def handle(environ, start_response):
             out = dict(snap["counters"])
             out["throttled"] = snap["throttled"]
             out["denied"] = snap["denied"]
+            out["invalid"] = snap["invalid"]
             out["resources"] = snap["resources"]
             out["faults"] = snap["faults"]
             return _json(start_response, 200, out)

@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 
-from . import control, iam, state
+from . import control, iam, state, validation
 from .accounts import access_key_from_auth, account_region_from_auth
 from .opnames import operation_name, service_of
 from .quotas import buckets
@@ -58,6 +58,24 @@ def access_denied(service: str, message: str):
     # AccessDeniedException; AWS answers it from the authorisation layer with
     # HTTP 403 and clients see it as an unmodelled error code.
     return _error(service, 403, "AccessDeniedException", message)
+
+
+def invalid_request(service: str, code: str, message: str):
+    # A request the service model refuses: HTTP 400 with the service's
+    # validation error (validation.py says which and why).
+    return _error(service, 400, code, message)
+
+
+def _validation_check(environ, op, key, body):
+    """(status, headers, body) of the error AWS gives a malformed request, or None."""
+    refused = validation.refusal(op, environ, body)
+    if refused is None:
+        return None
+    code, message = refused
+    with state.LOCK:
+        state.invalid[key][op] += 1
+    log.info("invalid %s %s: %s", key, op, message)
+    return invalid_request(service_of(op), code, message)
 
 
 def _read_body(environ) -> bytes:
@@ -142,9 +160,10 @@ class EmulatorMiddleware:
         op = operation_name(environ, signing)
         service = service_of(op)
         key = f"{account}/{region}"
-        resources = ["*"]
+        resources, body = ["*"], b""
         if service in ("iot", "acm-pca") and op:
-            resources = iam.request_resources(op, region, account, environ, _read_body(environ))
+            body = _read_body(environ)
+            resources = iam.request_resources(op, region, account, environ, body)
         with state.LOCK:
             cfg = state.config
             if op:
@@ -157,6 +176,7 @@ class EmulatorMiddleware:
             # always draw three numbers so a seed gives the same sequence whatever the rates
             r_drop, r_5xx, r_after = state.rng.random(), state.rng.random(), state.rng.random()
             latency = cfg.get("latency_ms") or 0
+            validate = cfg.get("validate_requests", True)
             rate = (cfg.get("quotas") or {}).get(op)
             drop = r_drop < (cfg.get("fault_drop_rate") or 0)
             f5xx = r_5xx < (cfg.get("fault_5xx_rate") or 0)
@@ -180,6 +200,14 @@ class EmulatorMiddleware:
         denial = _iam_check(environ, op, service, account, region, key, resources)
         if denial:
             status, headers, body = denial
+            start_response(status, headers)
+            return body
+        # After the IAM check (a denied request is AccessDenied whatever it
+        # carries), before quotas and faults (a malformed request never uses
+        # a token nor reaches moto). AWS does not document this order.
+        refusal = _validation_check(environ, op, key, body) if validate and op else None
+        if refusal:
+            status, headers, body = refusal
             start_response(status, headers)
             return body
         if rate and not buckets.take((account, region, op), rate, bucket_now):

@@ -7,7 +7,7 @@
         [--policy-detach-seconds S] [--ca-creating-seconds S]
         [--ca-csr-in-progress-seconds S] [--certificate-in-progress-seconds S]
         [--revoke-transient-rate F]
-        [--exit-on-stdin-eof] [--verbose]
+        [--no-validate-requests] [--exit-on-stdin-eof] [--verbose]
 
 Prints exactly one line on stdout when listening:
     FLEETCERT_EMULATOR_READY port=<port>
@@ -49,6 +49,8 @@ def _parse(argv):
     ):
         p.add_argument("--" + key.replace("_", "-"), type=float, default=None, help=what,
                        metavar="F" if key.endswith("rate") else "S")
+    p.add_argument("--no-validate-requests", action="store_true",
+                   help="do not check requests against botocore's IoT / ACM PCA models")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit as soon as standard input is closed")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -112,6 +114,7 @@ def main(argv=None):
         "request_in_progress_calls": args.in_progress_calls,
         "clock_offset_seconds": 0,
         **_asynchrony_config(args),
+        "validate_requests": not args.no_validate_requests,
     })
     app = build_app()
 

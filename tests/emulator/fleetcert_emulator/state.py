@@ -44,6 +44,8 @@ DEFAULT_CONFIG = {
     "ca_csr_in_progress_seconds": 0.0,
     "certificate_in_progress_seconds": 0.0,
     "revoke_transient_rate": 0.0,
+    # check every IoT / ACM PCA request against botocore's model (validation.py)
+    "validate_requests": True,
 }
 
 launch_config: dict = copy.deepcopy(DEFAULT_CONFIG)  # set by server.main from the CLI
@@ -58,6 +60,8 @@ counters: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 throttled: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 # requests an IAM policy denied (iam.py), same shape as throttled
 denied: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+# requests the service model refused (validation.py), same shape
+invalid: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 # "<account>/<region>" -> operation -> resource ARN -> count, for the requests
 # that name a resource (iam.request_resources); "*" ones are not kept
 resources: dict[str, dict[str, dict[str, int]]] = defaultdict(
@@ -123,6 +127,7 @@ def reset_counters() -> None:
         counters.clear()
         throttled.clear()
         denied.clear()
+        invalid.clear()
         resources.clear()
         denials.clear()
         faults.clear()
@@ -141,6 +146,7 @@ def reset_all() -> None:
         counters.clear()
         throttled.clear()
         denied.clear()
+        invalid.clear()
         resources.clear()
         denials.clear()
         faults.clear()
@@ -157,6 +163,7 @@ def snapshot_counters() -> dict:
             "counters": {k: dict(v) for k, v in counters.items()},
             "throttled": {k: dict(v) for k, v in throttled.items()},
             "denied": {k: dict(v) for k, v in denied.items()},
+            "invalid": {k: dict(v) for k, v in invalid.items()},
             "resources": {k: {op: dict(arns) for op, arns in ops.items()} for k, ops in resources.items()},
             "faults": {k: {kind: dict(ops) for kind, ops in v.items()} for k, v in faults.items()},
         }
