@@ -182,6 +182,23 @@ def test_policy_detach_propagates_after_the_delay(emulator, iot, deprecated):
     iot.delete_certificate(certificateId=cert_id)
 
 
+def test_force_delete_takes_the_policy_attachments_with_it(emulator, iot):
+    # forceDelete: "Forces the deletion of a certificate if it is inactive and
+    # is not attached to an IoT thing": a pending policy detachment does not
+    # block it, and nothing of the certificate is left to trip later calls.
+    cert_arn, cert_id = inactive_cert(iot)
+    other_arn, other_id = inactive_cert(iot)
+    iot.create_policy(policyName="pol", policyDocument=POLICY_DOC)
+    iot.attach_policy(policyName="pol", target=cert_arn)
+    emulator.control("config", {"policy_detach_seconds": 30})
+    iot.detach_policy(policyName="pol", target=cert_arn)
+    assert failure(iot.delete_certificate, certificateId=cert_id)[:2] == ("DeleteConflictException", 409)
+    iot.delete_certificate(certificateId=cert_id, forceDelete=True)
+    assert iot.list_targets_for_policy(policyName="pol")["targets"] == []
+    iot.delete_certificate(certificateId=other_id)
+    iot.delete_policy(policyName="pol")
+
+
 def test_policy_reattach_cancels_the_pending_detach(emulator, iot):
     cert_arn, _ = inactive_cert(iot)
     iot.create_policy(policyName="pol", policyDocument=POLICY_DOC)
@@ -217,6 +234,7 @@ def test_ca_is_creating_for_the_delay(emulator, pca):
     emulator.control("config", {"ca_creating_seconds": DELAY})
     t0 = time.monotonic()
     arn = new_ca(pca)
+    created = time.monotonic()  # the CA's timer started before this
     assert ca_status(pca, arn) == "CREATING"
     assert [c["Status"] for c in pca.list_certificate_authorities()["CertificateAuthorities"]] == ["CREATING"]
     assert failure(pca.get_certificate_authority_csr, CertificateAuthorityArn=arn)[:2] == ("RequestInProgressException", 400)
@@ -224,7 +242,7 @@ def test_ca_is_creating_for_the_delay(emulator, pca):
     assert failure(pca.import_certificate_authority_certificate, CertificateAuthorityArn=arn,
                    Certificate=self_signed_pem().encode())[:2] == ("InvalidStateException", 400)
     assert time.monotonic() - t0 < DELAY, "too slow to check the window"
-    wait_past(t0, DELAY)
+    wait_past(created, DELAY)
     assert ca_status(pca, arn) == "PENDING_CERTIFICATE"
     csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
     cert_arn = self_issue(pca, arn, csr.encode())["CertificateArn"]

@@ -746,7 +746,25 @@ def describe_endpoint(self, endpoint_type: str):
     return ep
 
 
+_orig_delete_certificate = IoTBackend.delete_certificate
+
+
+def _delete_certificate(self, certificate_id: str, force_delete: bool = False) -> None:
+    """DeleteCertificate with forceDelete: "Forces the deletion of a
+    certificate if it is inactive and is not attached to an IoT thing"
+    (API reference, DeleteCertificate): the certificate's policy attachments
+    go with it. moto leaves them behind, and a later DeleteCertificate of any
+    other certificate then trips over the dangling principal; a pending
+    policy detachment of it is dropped too."""
+    arn = self.describe_certificate(certificate_id).arn
+    _orig_delete_certificate(self, certificate_id, force_delete)
+    for key in [k for k in self.principal_policies if k[0] == arn]:
+        del self.principal_policies[key]
+        asynchrony.cancel_detach(self, "policy", key)
+
+
 def apply() -> None:
+    IoTBackend.delete_certificate = _delete_certificate
     FakeCertificate.compute_cert_id = _compute_cert_id
     FakeCertificate.to_description_dict = _cert_description
     IoTBackend.describe_endpoint = describe_endpoint
