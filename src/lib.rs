@@ -22,6 +22,7 @@ pub mod planfile;
 pub mod printer;
 pub mod progress;
 pub mod render;
+pub mod safe_fs;
 pub mod spec;
 #[doc(hidden)]
 pub mod testkit;

@@ -4,12 +4,12 @@
 //! connection.json, and private-key.pem (0600) when fleetcert made the key.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::pki::keys::{DeviceKey, KeyError, create_private_dir};
+use crate::pki::keys::{DeviceKey, KeyError};
+use crate::safe_fs::Dir;
 
 /// Amazon Root CA 1: public, from Debian's ca-certificates
 /// (`/usr/share/ca-certificates/mozilla/Amazon_Root_CA_1.crt`).
@@ -21,26 +21,38 @@ pub fn device_dir(output_dir: &Path, device: &str) -> PathBuf {
 
 /// A key generated for a certificate not yet written out.
 pub fn pending_key_path(output_dir: &Path, device: &str) -> PathBuf {
-    device_dir(output_dir, device).join("pending-key.pem")
+    device_dir(output_dir, device).join(PENDING_KEY)
 }
 
-/// The public-key SHA-256 of each of `devices`' pending keys, as
-/// `PlanOptions::pending_keys` wants them. A key that is not a usable P-256
-/// key is left out: the next GenerateKey replaces it. A key that fails
-/// [`DeviceKey::read`]'s ownership and mode check fails the whole call: it
-/// may have been planted, and must be looked at rather than replaced.
+const PENDING_KEY: &str = "pending-key.pem";
+const PRIVATE_KEY: &str = "private-key.pem";
+
+/// Check the directories `devices` will be written to, and read the
+/// public-key SHA-256 of each generated device's pending key, as
+/// `PlanOptions::pending_keys` wants them. `devices` are (name, whether
+/// fleetcert makes its key). A device directory that is a symlink or not
+/// this user's fails the whole call, as does a pending key that fails
+/// [`DeviceKey::read`]'s ownership and mode check: either may have been
+/// planted, and must be looked at rather than written through or replaced.
+/// A key that is not a usable P-256 key is left out: the next GenerateKey
+/// replaces it.
 pub fn pending_keys<'a>(
     output_dir: &Path,
-    devices: impl IntoIterator<Item = &'a str>,
+    devices: impl IntoIterator<Item = (&'a str, bool)>,
 ) -> Result<BTreeMap<String, String>, KeyError> {
     let mut keys = BTreeMap::new();
-    for device in devices {
-        let path = pending_key_path(output_dir, device);
-        // symlink_metadata: a dangling symlink is still refused.
-        if path.symlink_metadata().is_err() {
+    let output = match Dir::open(output_dir) {
+        Ok(dir) => dir,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(keys),
+        Err(source) => return Err(KeyError::OutputDir(source)),
+    };
+    for (device, generated) in devices {
+        let dir = output.existing_child(device).map_err(KeyError::OutputDir)?;
+        let Some(dir) = dir else { continue };
+        if !generated || dir.entry(PENDING_KEY).ok().flatten().is_none() {
             continue;
         }
-        match DeviceKey::read(&path) {
+        match DeviceKey::read(&pending_key_path(output_dir, device)) {
             Ok(key) => {
                 keys.insert(device.to_string(), key.public_key_sha256());
             }
@@ -52,7 +64,7 @@ pub fn pending_keys<'a>(
 }
 
 pub fn key_path(output_dir: &Path, device: &str) -> PathBuf {
-    device_dir(output_dir, device).join("private-key.pem")
+    device_dir(output_dir, device).join(PRIVATE_KEY)
 }
 
 #[derive(Serialize)]
@@ -80,22 +92,16 @@ pub struct DeviceFiles<'a> {
     pub generated_key: bool,
 }
 
-fn write_atomic(path: &Path, contents: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    fs::write(&tmp, contents)?;
-    fs::rename(&tmp, path)
-}
-
 impl DeviceFiles<'_> {
     /// Write everything; promote a pending generated key to private-key.pem
     /// last, so the key file always matches certificate.pem once both exist.
+    /// The device directory is opened once (a symlink there is refused) and
+    /// every file is written relative to it (`safe_fs`).
     pub fn write(&self) -> std::io::Result<()> {
-        let dir = device_dir(self.output_dir, self.device);
-        create_private_dir(&dir)?;
-        let pending = pending_key_path(self.output_dir, self.device);
-        write_atomic(&dir.join("certificate.pem"), self.certificate_pem)?;
-        write_atomic(&dir.join("chain.pem"), self.ca_pem)?;
-        write_atomic(&dir.join("AmazonRootCA1.pem"), AMAZON_ROOT_CA_1)?;
+        let dir = Dir::create_all(self.output_dir)?.private_child(self.device)?;
+        dir.write_file("certificate.pem", self.certificate_pem.as_bytes(), 0o644)?;
+        dir.write_file("chain.pem", self.ca_pem.as_bytes(), 0o644)?;
+        dir.write_file("AmazonRootCA1.pem", AMAZON_ROOT_CA_1.as_bytes(), 0o644)?;
         let connection = Connection {
             endpoint: self.endpoint,
             port: 8883,
@@ -109,11 +115,11 @@ impl DeviceFiles<'_> {
         };
         let mut json = serde_json::to_string_pretty(&connection).expect("connection serializes");
         json.push('\n');
-        write_atomic(&dir.join("connection.json"), &json)?;
+        dir.write_file("connection.json", json.as_bytes(), 0o644)?;
         // A re-run after a crash between the rename and the end of this
         // operation finds the key already promoted.
-        if self.generated_key && pending.exists() {
-            fs::rename(&pending, key_path(self.output_dir, self.device))?;
+        if self.generated_key && dir.entry(PENDING_KEY)?.is_some() {
+            dir.rename(PENDING_KEY, PRIVATE_KEY)?;
         }
         Ok(())
     }

@@ -169,6 +169,9 @@ pub struct Cloud {
     pca: aws_sdk_acmpca::Client,
     iot: aws_sdk_iot::Client,
     region: String,
+    /// The endpoint the SDK resolved (a flag, `AWS_ENDPOINT_URL`, or a
+    /// profile's `endpoint_url`), if any.
+    endpoint_url: Option<String>,
     /// Shared by clones: one set of rate limits per run.
     pacer: Arc<Pacer>,
     refresh: Refresh,
@@ -208,6 +211,7 @@ impl Cloud {
             pca: aws_sdk_acmpca::Client::new(&config),
             iot: aws_sdk_iot::Client::new(&config),
             region,
+            endpoint_url: config.endpoint_url().map(str::to_owned),
             pacer: Arc::new(Pacer::default()),
             refresh: Refresh::default(),
         })
@@ -215,6 +219,11 @@ impl Cloud {
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The endpoint the SDK resolved for every service, if one is set.
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
     }
 
     /// Use these requests-per-second limits (operation → rate, e.g.

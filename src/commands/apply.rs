@@ -152,6 +152,9 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             "refusing to apply without confirmation: standard input is not a terminal; pass --auto-approve"
         );
     }
+    // Refuse a planted key or device directory before the lock (a write
+    // to AWS); read again under the lock for the plan.
+    common::pending_keys(&spec)?;
     let runtime = common::runtime()?;
     runtime.block_on(async {
         let cloud = common::connect(&args.aws, &spec)
@@ -199,49 +202,31 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
         None => recorded_spec_path(path, &saved.spec.path)?,
     };
     let spec = common::load_spec(&file, printer)?;
+    // Refused before anything reaches AWS (the lock is a write): another
+    // spec, a planted key or device directory.
+    if spec.digest != saved.spec.digest {
+        let changes = planfile::spec_changes(&saved.spec.files, &planfile::spec_files(&spec));
+        bail!(stale(
+            path,
+            &format!(
+                "the spec changed since the plan was made ({})",
+                file.display()
+            ),
+            &changes
+        ));
+    }
+    common::pending_keys(&spec)?;
     let runtime = common::runtime()?;
     runtime.block_on(async {
         // Read the way the plan was read, or the fingerprints cannot match.
         let cloud = common::connect(&args.aws, &spec)
             .await?
             .with_refresh(saved.refresh.refresh());
+        // Checked once before the lock, so an edited or stale file changes
+        // nothing in AWS, and again under it, so nothing moved in between.
+        derive_saved(&cloud, &spec, &saved, path, printer).await?;
         locked(&cloud, &spec, lock_timeout(args), printer, async |lease| {
-            // The lock is held: nothing can move between this check and the apply.
-            if spec.digest != saved.spec.digest {
-                let changes =
-                    planfile::spec_changes(&saved.spec.files, &planfile::spec_files(&spec));
-                bail!(stale(
-                    path,
-                    &format!(
-                        "the spec changed since the plan was made ({})",
-                        file.display()
-                    ),
-                    &changes
-                ));
-            }
-            let live = common::read_live(&cloud, &spec).await?;
-            if live.fingerprint() != saved.live.fingerprint {
-                let changes = planfile::live_changes(&saved.live.snapshot, &live);
-                bail!(stale(path, "AWS changed since the plan was made", &changes));
-            }
-            // The file's operations are not trusted (its checksum catches
-            // accidents, not attackers): apply what fleetcert derives now
-            // from the same spec, live state and moment, if it is the same.
-            let options = PlanOptions {
-                now: saved.plan.at,
-                replace: BTreeSet::new(),
-                pending_keys: common::pending_keys(&spec)?,
-            };
-            let plan = diff(&spec, &live, &options)
-                .map_err(|errors| common::plan_errors(errors, printer))?;
-            if let Some(difference) = plan_difference(&saved.plan, &plan) {
-                bail!(
-                    "saved plan {} is not the plan fleetcert derives from the spec and AWS: {difference}; \
-                     nothing was applied. Make and review a new plan: fleetcert plan --out {}",
-                    path.display(),
-                    path.display()
-                );
-            }
+            let (plan, live) = derive_saved(&cloud, &spec, &saved, path, printer).await?;
             printer.out(&render::text::plan(&plan, printer.color_stdout()));
             if plan.is_empty() {
                 return Ok((ExitStatus::Success, true));
@@ -253,6 +238,41 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
         })
         .await
     })
+}
+
+/// The plan fleetcert derives now from `spec`, the live state and the saved
+/// plan's own moment, with that live state; an error unless AWS is as the
+/// plan file recorded and the derived plan equals the saved one. The file's
+/// operations are not trusted (its checksum catches accidents, not
+/// attackers): only what fleetcert derives is ever applied.
+async fn derive_saved(
+    cloud: &Cloud,
+    spec: &Spec,
+    saved: &planfile::PlanFile,
+    path: &Path,
+    printer: &Printer,
+) -> anyhow::Result<(Plan, LiveState)> {
+    let live = common::read_live(cloud, spec).await?;
+    if live.fingerprint() != saved.live.fingerprint {
+        let changes = planfile::live_changes(&saved.live.snapshot, &live);
+        bail!(stale(path, "AWS changed since the plan was made", &changes));
+    }
+    let options = PlanOptions {
+        now: saved.plan.at,
+        replace: BTreeSet::new(),
+        pending_keys: common::pending_keys(spec)?,
+    };
+    let plan =
+        diff(spec, &live, &options).map_err(|errors| common::plan_errors(errors, printer))?;
+    if let Some(difference) = plan_difference(&saved.plan, &plan) {
+        bail!(
+            "saved plan {} is not the plan fleetcert derives from the spec and AWS: {difference}; \
+             nothing was applied. Make and review a new plan: fleetcert plan --out {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok((plan, live))
 }
 
 /// The spec a plan file names, used when `-f` is not given: only a relative

@@ -40,7 +40,19 @@ pub async fn connect(aws: &AwsArgs, spec: &Spec) -> anyhow::Result<Cloud> {
     // Rate limits: the defaults (cloud/pacing.rs), then the spec's, then the flags'.
     let mut limits = spec.rate_limits.clone();
     limits.extend(aws.rate_limits.iter().copied());
-    Ok(Cloud::connect(&settings).await?.with_rate_limits(&limits))
+    let cloud = Cloud::connect(&settings).await?;
+    // The SDK may also have found an endpoint in the AWS profile.
+    if let Some(url) = cloud.endpoint_url()
+        && !aws.allow_insecure_endpoint
+        && is_insecure(url)
+    {
+        return Err(InsecureEndpoint {
+            url: url.to_owned(),
+            from: "the AWS profile's endpoint_url".to_owned(),
+        }
+        .into());
+    }
+    Ok(cloud.with_rate_limits(&limits))
 }
 
 pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> {
@@ -57,14 +69,14 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
 }
 
 /// The generated keys an interrupted apply left pending (see
-/// `PlanOptions::pending_keys`).
+/// `PlanOptions::pending_keys`), after checking that no device directory
+/// is a symlink or another user's.
 pub fn pending_keys(spec: &Spec) -> Result<BTreeMap<String, String>, crate::pki::keys::KeyError> {
-    let generated = spec
+    let devices = spec
         .devices
         .values()
-        .filter(|d| matches!(d.key, DeviceKey::Generated))
-        .map(|d| d.name.as_str());
-    crate::apply::files::pending_keys(&spec.output_dir, generated)
+        .map(|d| (d.name.as_str(), matches!(d.key, DeviceKey::Generated)));
+    crate::apply::files::pending_keys(&spec.output_dir, devices)
 }
 
 /// An AWS endpoint refused because it is plain http to a host that is not

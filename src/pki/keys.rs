@@ -2,13 +2,15 @@
 //! 0700 directory) before any certificate is requested for it, so a crash can
 //! never leave a registered certificate whose key is lost.
 
-use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{FileType, Stat};
 
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::safe_fs::{Dir, mode_bits};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
@@ -21,11 +23,17 @@ pub enum KeyError {
     BadKey { path: String, reason: String },
     #[error("{path}: refusing to use this private key: {reason}")]
     Unsafe { path: String, reason: String },
+    #[error("refusing to write device files: {0}")]
+    OutputDir(std::io::Error),
     #[error("building the CSR for {common_name}: {reason}")]
     Csr { common_name: String, reason: String },
 }
 
-/// A P-256 key pair; its private half is zeroized on drop.
+/// A P-256 key pair. On drop, rcgen's PKCS#8 copy of the private key is
+/// zeroized, as is every PEM of it fleetcert makes (`Zeroizing`). The
+/// signing key that `ring` derives from it is not: ring does not clear its
+/// memory, and neither fleetcert nor ring can clear copies the allocator or
+/// the kernel (swap, core dumps) made. Keep core dumps off on the runner.
 pub struct DeviceKey {
     pair: KeyPair,
 }
@@ -75,132 +83,145 @@ impl DeviceKey {
     /// symlink) owned by the user with mode 0600, in a 0700 directory owned
     /// by the user. Anything else may have been planted (by a pull request
     /// that commits `out/<device>/pending-key.pem`, or another user on the
-    /// machine) and is refused with what is wrong with it.
+    /// machine) and is refused with what is wrong with it. The checks are
+    /// made on the open directory and file, so what is checked is what is read.
     pub fn read(path: &Path) -> Result<Self, KeyError> {
+        let display = path.display().to_string();
         let io = |source| KeyError::Io {
-            path: path.display().to_string(),
+            path: display.clone(),
             source,
         };
-        check_private(path).map_err(|reason| KeyError::Unsafe {
-            path: path.display().to_string(),
+        let unsafe_key = |reason: String| KeyError::Unsafe {
+            path: display.clone(),
             reason,
-        })?;
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(io)?;
+        };
+        let (dir, name) = split(path);
+        let dir = Dir::open_nofollow(&dir).map_err(|e| unsafe_key(e.to_string()))?;
+        check_private_dir(&dir).map_err(unsafe_key)?;
+        if dir.entry(&name).map_err(io)? == Some(FileType::Symlink) {
+            return Err(unsafe_key(
+                "it is a symlink; a key must be a regular file".into(),
+            ));
+        }
         let mut text = Zeroizing::new(String::new());
+        let (file, stat) = dir.open_read(&name).map_err(io)?;
+        check_private_file(&stat).map_err(unsafe_key)?;
         // A PKCS#8 P-256 PEM is about 250 bytes.
         file.take(MAX_KEY_BYTES)
             .read_to_string(&mut text)
             .map_err(io)?;
         let pair = KeyPair::from_pem(&text).map_err(|e| KeyError::BadKey {
-            path: path.display().to_string(),
+            path: display.clone(),
             reason: e.to_string(),
         })?;
         if pair.algorithm() != &PKCS_ECDSA_P256_SHA256 {
             return Err(KeyError::BadKey {
-                path: path.display().to_string(),
+                path: display,
                 reason: "the key is not ECDSA P-256".to_string(),
             });
         }
         Ok(Self { pair })
     }
 
-    /// Write the key as PKCS#8 PEM with mode 0600 (its directory 0700),
-    /// atomically: a crash leaves either no file or the whole key.
+    /// Write the key as PKCS#8 PEM with mode 0600 in a 0700 directory that
+    /// is not a symlink, atomically and durably: a crash leaves either no
+    /// file or the whole key.
     pub fn write(&self, path: &Path) -> Result<(), KeyError> {
         let io = |source| KeyError::Io {
             path: path.display().to_string(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir).map_err(io)?;
-        }
-        let pem = Zeroizing::new(self.pair.serialize_pem());
-        let tmp = path.with_extension("pem.tmp");
-        let _ = fs::remove_file(&tmp);
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
+        let (dir, name) = split(path);
+        let (parent, child) = split(&dir);
+        let dir = Dir::create_all(&parent)
+            .and_then(|parent| parent.private_child(&child))
             .map_err(io)?;
-        file.write_all(pem.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        fs::rename(&tmp, path).map_err(io)?;
-        Ok(())
+        let pem = Zeroizing::new(self.pair.serialize_pem());
+        dir.write_file(&name, pem.as_bytes(), 0o600).map_err(io)
     }
+}
+
+impl Drop for DeviceKey {
+    fn drop(&mut self) {
+        self.pair.zeroize();
+    }
+}
+
+/// `path`'s directory and file name.
+fn split(path: &Path) -> (PathBuf, String) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (dir, name)
 }
 
 /// The most of a key file that is read.
 const MAX_KEY_BYTES: u64 = 16 * 1024;
 
-/// What is wrong with `path` as a private key file, if anything.
-fn check_private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    let meta = fs::symlink_metadata(path).map_err(|e| e.to_string())?;
-    if meta.file_type().is_symlink() {
-        return Err("it is a symlink; a key must be a regular file".into());
-    }
-    if !meta.is_file() {
+/// What is wrong with an open key file, if anything.
+fn check_private_file(stat: &Stat) -> Result<(), String> {
+    let me = euid();
+    if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile {
         return Err("it is not a regular file".into());
     }
-    if meta.uid() != me {
+    if stat.st_uid != me {
         return Err(format!(
             "it is owned by uid {}, not by uid {me} that runs fleetcert",
-            meta.uid()
+            stat.st_uid
         ));
     }
-    let mode = meta.mode() & 0o7777;
+    let mode = mode_bits(stat);
     if mode != 0o600 {
         return Err(format!(
             "its mode is {mode:04o}; a private key must be 0600 (only its owner reads it)"
         ));
     }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    let meta = fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
-    if !meta.is_dir() {
+    Ok(())
+}
+
+/// What is wrong with a key's open directory, if anything.
+fn check_private_dir(dir: &Dir) -> Result<(), String> {
+    let me = euid();
+    let stat = dir.stat().map_err(|e| e.to_string())?;
+    let shown = dir.path().display();
+    if stat.st_uid != me {
         return Err(format!(
-            "its directory {} is not a directory (a symlink?)",
-            dir.display()
+            "its directory {shown} is owned by uid {}, not by uid {me} that runs fleetcert",
+            stat.st_uid
         ));
     }
-    if meta.uid() != me {
-        return Err(format!(
-            "its directory {} is owned by uid {}, not by uid {me} that runs fleetcert",
-            dir.display(),
-            meta.uid()
-        ));
-    }
-    let mode = meta.mode() & 0o7777;
+    let mode = mode_bits(&stat);
     if mode != 0o700 {
         return Err(format!(
-            "its directory {} has mode {mode:04o}; it must be 0700",
-            dir.display()
+            "its directory {shown} has mode {mode:04o}; it must be 0700"
         ));
     }
     Ok(())
 }
 
-/// Create `dir` (and parents) with mode 0700, and tighten it if it exists.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn dropping_a_key_zeroizes_rcgens_copy_of_it() {
+        let mut key = DeviceKey::generate();
+        assert!(key.pair.serialized_der().iter().any(|b| *b != 0));
+        // What Drop does, observed before the memory is freed.
+        key.pair.zeroize();
+        assert!(key.pair.serialized_der().iter().all(|b| *b == 0));
+    }
 
     #[test]
     fn written_keys_are_private_and_read_back() {

@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 use crate::cli::ReadMode;
 use crate::live::LiveState;
 use crate::plan::Plan;
+use crate::safe_fs::Dir;
 use crate::spec::Spec;
 
 pub use stale::{
@@ -169,8 +170,11 @@ pub fn to_bytes(file: &PlanFile) -> Vec<u8> {
     bytes
 }
 
-/// Write `file` to `path`: to a temporary file beside it first, then renamed,
-/// so a crash never leaves half a plan behind.
+/// Write `file` to `path`: to a temporary file beside it first (created
+/// exclusively, never through a symlink), synced and renamed, so a crash
+/// never leaves half a plan behind. A symlink at `path` is refused: a
+/// pull request may have committed `plan.json` pointing at a file of the
+/// runner's.
 pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
     let err = |source| PlanFileError::Write {
         path: path.to_path_buf(),
@@ -179,13 +183,18 @@ pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
-    let tmp = path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, to_bytes(file)).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+        .ok_or_else(|| err(std::io::Error::other("names no file")))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let dir = Dir::open(dir).map_err(err)?;
+    if dir.entry(&name).map_err(err)? == Some(rustix::fs::FileType::Symlink) {
+        return Err(err(std::io::Error::other(
+            "is a symlink; fleetcert writes a plan only to a regular file",
+        )));
+    }
+    dir.write_file(&name, &to_bytes(file), 0o644).map_err(err)
 }
 
 /// Read and check the plan file at `path`.

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fleetcert::pki::keys::{DeviceKey, create_private_dir};
+use fleetcert::pki::keys::DeviceKey;
+use fleetcert::safe_fs::Dir;
 
 use crate::fleet_dir::copy_tree;
 use crate::harness::{Account, repo_root, shared};
@@ -31,11 +32,19 @@ struct Case {
     name: &'static str,
     /// What stderr must contain (the refusal and where it was written).
     expect: &'static [&'static str],
-    /// Whether `validate` must refuse it too (a spec case), or only `plan`.
-    spec: bool,
+    /// The fleetcert command lines that must each refuse it, in the repo.
+    runs: &'static [&'static [&'static str]],
+    /// Run (and required to succeed) before the "nothing changed" snapshot:
+    /// what an honest pipeline did before the attack.
+    prepare: &'static [&'static [&'static str]],
     setup: fn(&Path, &Path),
     env: &'static [(&'static str, &'static str)],
 }
+
+/// A spec case: `validate` refuses it as well as `plan`.
+const SPEC: &[&[&str]] = &[&["validate"], &["plan"]];
+/// A case only a command that reads AWS or `out/` sees.
+const PLAN: &[&[&str]] = &[&["plan"]];
 
 fn none(_: &Path, _: &Path) {}
 
@@ -67,7 +76,8 @@ fn cases() -> Vec<Case> {
                 "policy document `/proc/self/environ` is an absolute path",
                 "--> fleet.yaml:7:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -77,14 +87,16 @@ fn cases() -> Vec<Case> {
                 "include pattern `/proc/self/environ` is an absolute path",
                 "--> fleet.yaml:5:11",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
         Case {
             name: "absolute-dev-zero-csr",
             expect: &["CSR `/dev/zero` is an absolute path", "--> fleet.yaml:7:10"],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -94,7 +106,8 @@ fn cases() -> Vec<Case> {
                 "policy document `policies/../../outside-secret.txt` leaves the repository with `..`",
                 "--> fleet.yaml:7:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -104,7 +117,8 @@ fn cases() -> Vec<Case> {
                 "CSR `../outside-secret.txt` leaves the repository with `..`",
                 "--> fleet.yaml:7:10",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -114,7 +128,8 @@ fn cases() -> Vec<Case> {
                 "include pattern `../*.txt` leaves the repository with `..`",
                 "--> fleet.yaml:5:11",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -125,7 +140,8 @@ fn cases() -> Vec<Case> {
                 "outside the repository",
                 "--> fleet.yaml:7:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 link(
                     Path::new("/proc/self/environ"),
@@ -140,7 +156,8 @@ fn cases() -> Vec<Case> {
                 "the spec `fleet.yaml` resolves to `/proc/",
                 "outside the repository",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 std::fs::remove_file(repo.join("fleet.yaml")).unwrap();
                 link(Path::new("/proc/self/environ"), &repo.join("fleet.yaml"));
@@ -153,7 +170,8 @@ fn cases() -> Vec<Case> {
                 "include pattern `devices/*.yaml` matches `devices/leak.yaml`, which resolves outside the repository",
                 "--> fleet.yaml:5:11",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 link(
                     Path::new("../../outside-secret.txt"),
@@ -168,7 +186,8 @@ fn cases() -> Vec<Case> {
                 "CSR `csr/dev-1.csr` resolves to `/dev/zero`, outside the repository",
                 "--> fleet.yaml:7:10",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| link(Path::new("/dev/zero"), &repo.join("csr/dev-1.csr")),
             env: &[],
         },
@@ -178,7 +197,8 @@ fn cases() -> Vec<Case> {
                 "`output.dir` `../out` leaves the repository with `..`",
                 "--> fleet.yaml:5:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: none,
             env: &[],
         },
@@ -189,7 +209,8 @@ fn cases() -> Vec<Case> {
                 "outside the repository",
                 "--> fleet.yaml:5:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, outside| {
                 std::fs::create_dir_all(outside.join("elsewhere")).unwrap();
                 link(&outside.join("elsewhere"), &repo.join("out-link"));
@@ -202,7 +223,8 @@ fn cases() -> Vec<Case> {
                 "cannot read policy document `policies/fifo.json`: it is not a regular file",
                 "--> fleet.yaml:7:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| mkfifo(&repo.join("policies/fifo.json")),
             env: &[],
         },
@@ -212,7 +234,8 @@ fn cases() -> Vec<Case> {
                 "cannot read CSR `csr/dev-1.csr`: it is not a regular file",
                 "--> fleet.yaml:7:10",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| mkfifo(&repo.join("csr/dev-1.csr")),
             env: &[],
         },
@@ -223,7 +246,8 @@ fn cases() -> Vec<Case> {
                 "include pattern `devices/*.yaml` matches no file",
                 "--> fleet.yaml:5:11",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| mkfifo(&repo.join("devices/fifo.yaml")),
             env: &[],
         },
@@ -233,7 +257,8 @@ fn cases() -> Vec<Case> {
                 "cannot read policy document `policies/huge.json`: it is larger than 64 KiB",
                 "--> fleet.yaml:7:15",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 big(
                     &repo.join("policies/huge.json"),
@@ -246,7 +271,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "oversized-include",
             expect: &["cannot read included file `devices/huge.yaml`: it is larger than 8192 KiB"],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| big(&repo.join("devices/huge.yaml"), 9 << 20, "# "),
             env: &[],
         },
@@ -257,7 +283,8 @@ fn cases() -> Vec<Case> {
                 "--> policies/long.json:1:12",
                 "…",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 big(
                     &repo.join("policies/long.json"),
@@ -275,7 +302,8 @@ fn cases() -> Vec<Case> {
                 "…",
                 "--> fleet.yaml:7:10",
             ],
-            spec: true,
+            runs: SPEC,
+            prepare: &[],
             setup: |repo, _| {
                 let label = format!("{}{}", "A".repeat(5000), canary());
                 let pem = format!("-----BEGIN {label}-----\nAAAA\n-----END {label}-----\n");
@@ -287,7 +315,8 @@ fn cases() -> Vec<Case> {
         Case {
             name: "pending-key-wrong-mode",
             expect: &["pending-key.pem: refusing to use this private key: its mode is 0644"],
-            spec: false,
+            runs: PLAN,
+            prepare: &[],
             setup: |repo, _| {
                 let path = repo.join("out/dev-1/pending-key.pem");
                 DeviceKey::generate().write(&path).unwrap();
@@ -298,13 +327,62 @@ fn cases() -> Vec<Case> {
         Case {
             name: "pending-key-symlink",
             expect: &["pending-key.pem: refusing to use this private key: it is a symlink"],
-            spec: false,
+            runs: PLAN,
+            prepare: &[],
             setup: |repo, outside| {
                 let planted = outside.join("keys/planted.pem");
                 DeviceKey::generate().write(&planted).unwrap();
-                create_private_dir(&repo.join("out/dev-1")).unwrap();
+                Dir::create_all(&repo.join("out/dev-1")).unwrap();
                 symlink(&planted, repo.join("out/dev-1/pending-key.pem")).unwrap();
             },
+            env: &[],
+        },
+        Case {
+            name: "device-dir-symlink",
+            // A committed `out/dev-1` link would take the certificate (and
+            // for a generated key, the key) outside; refused before the
+            // lock or any AWS call.
+            expect: &[
+                "out/dev-1: is a symlink; fleetcert writes into real files and directories only",
+            ],
+            runs: &[&["plan"], &["apply", "--auto-approve"]],
+            prepare: &[],
+            setup: |repo, outside| {
+                std::fs::create_dir_all(outside.join("elsewhere")).unwrap();
+                link(&outside.join("elsewhere"), &repo.join("out/dev-1"));
+            },
+            env: &[],
+        },
+        Case {
+            name: "plan-file-symlink",
+            expect: &[
+                "cannot write plan file plan.json: is a symlink; fleetcert writes a plan only to a regular file",
+            ],
+            runs: &[&["plan", "--out", "plan.json"]],
+            prepare: &[],
+            setup: |repo, _| link(Path::new("../outside-secret.txt"), &repo.join("plan.json")),
+            env: &[],
+        },
+        Case {
+            name: "plan-from-another-spec",
+            expect: &[
+                "saved plan plan.json is stale: the spec changed since the plan was made (fleet.yaml)",
+            ],
+            runs: &[&["apply", "-f", "fleet.yaml", "plan.json"]],
+            prepare: &[&["plan", "-f", "other.yaml", "--out", "plan.json"]],
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "edited-plan",
+            expect: &[
+                "saved plan plan.json is not the plan fleetcert derives from the spec and AWS",
+                "the operations of policy.connect differ",
+                "nothing was applied",
+            ],
+            runs: &[&["apply", "plan.json"]],
+            prepare: &[&["plan", "--out", "plan.json"], &["edit-plan"]],
+            setup: none,
             env: &[],
         },
         Case {
@@ -313,7 +391,8 @@ fn cases() -> Vec<Case> {
                 "refusing the AWS endpoint `http://192.0.2.1:4566`",
                 "--allow-insecure-endpoint",
             ],
-            spec: false,
+            runs: PLAN,
+            prepare: &[],
             setup: none,
             env: &[("AWS_ENDPOINT_URL", "http://192.0.2.1:4566")],
         },
@@ -322,11 +401,50 @@ fn cases() -> Vec<Case> {
             expect: &[
                 "refusing the AWS endpoint `http://192.0.2.1:4566` (from AWS_ENDPOINT_URL_IOT)",
             ],
-            spec: false,
+            runs: PLAN,
+            prepare: &[],
             setup: none,
             env: &[("AWS_ENDPOINT_URL_IOT", "http://192.0.2.1:4566")],
         },
+        Case {
+            name: "plain-http-endpoint-profile",
+            // The pipeline's AWS profile, not the flags or variables, names
+            // a plain-http endpoint.
+            expect: &[
+                "refusing the AWS endpoint `http://192.0.2.1:4566` (from the AWS profile's endpoint_url)",
+            ],
+            runs: PLAN,
+            prepare: &[],
+            setup: none,
+            env: &[
+                ("AWS_ENDPOINT_URL", ""),
+                ("AWS_CONFIG_FILE", "aws-config"),
+                ("AWS_PROFILE", "attack"),
+            ],
+        },
     ]
+}
+
+/// Edit a saved plan as an attacker with write access to the artefact
+/// would: widen the policy it creates to all of IoT, and recompute the
+/// checksum (it is not keyed).
+pub fn widen_the_policy(path: &Path) {
+    use fleetcert::plan::Operation;
+    let mut file = fleetcert::planfile::read(path).unwrap();
+    let document = file
+        .plan
+        .changes
+        .iter_mut()
+        .flat_map(|c| c.operations.iter_mut())
+        .find_map(|op| match op {
+            Operation::CreatePolicy { document, .. } => Some(document),
+            _ => None,
+        })
+        .expect("the plan creates a policy");
+    *document =
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#
+            .into();
+    fleetcert::planfile::write(path, &file).unwrap();
 }
 
 /// Every path under `dir` with its length, or a symlink's target: what
@@ -402,19 +520,31 @@ fn run_case(case: &Case, account: &Account<'_>) {
     copy_tree(&repo_root().join("tests/attacks").join(case.name), &repo);
     std::fs::create_dir(repo.join(".git")).unwrap();
     (case.setup)(&repo, outside);
+    for command in case.prepare {
+        if command == &["edit-plan"] {
+            widen_the_policy(&repo.join("plan.json"));
+            continue;
+        }
+        let (code, stdout, stderr) =
+            run_bounded(account.fleetcert(&repo).args(*command), case.name);
+        assert_eq!(
+            code,
+            Some(0),
+            "{command:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+    }
+    let writes_before = account.writes();
     let before = snapshot_tree(outside);
     let had_out = repo.join("out").exists();
-    let commands: &[&str] = if case.spec {
-        &["validate", "plan"]
-    } else {
-        &["plan"]
-    };
-    for command in commands {
-        let what = format!("{} ({command})", case.name);
+    for command in case.runs {
+        let what = format!("{} ({})", case.name, command.join(" "));
         let mut child = account.fleetcert(&repo);
-        child.arg(command).env("FLEETCERT_CANARY", canary());
+        child.args(*command).env("FLEETCERT_CANARY", canary());
         for (name, value) in case.env {
-            child.env(name, value);
+            match *value {
+                "" => child.env_remove(name),
+                value => child.env(name, value),
+            };
         }
         let (code, stdout, stderr) = run_bounded(&mut child, &what);
         assert_eq!(
@@ -446,7 +576,7 @@ fn run_case(case: &Case, account: &Account<'_>) {
     }
     assert_eq!(
         account.writes(),
-        Vec::new(),
+        writes_before,
         "{}: AWS was changed",
         case.name
     );

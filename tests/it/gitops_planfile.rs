@@ -237,27 +237,18 @@ fn files_that_are_not_plans_are_refused_clearly() {
 /// file that names a spec outside the working directory is refused too.
 #[tokio::test]
 async fn an_edited_plan_with_a_valid_checksum_applies_nothing() {
-    use fleetcert::plan::Operation;
     let account = Account::new(shared());
     let fleet = FleetDir::root_example();
     run(account
         .fleetcert(fleet.path())
         .args(["plan", "--out", "good.plan"]))
     .success();
-    let mut file = fleetcert::planfile::read(&fleet.path().join("good.plan")).unwrap();
-    // Widen the first policy the plan creates to everything in IoT.
-    let widened = file
-        .plan
-        .changes
-        .iter_mut()
-        .flat_map(|c| c.operations.iter_mut())
-        .find_map(|op| match op {
-            Operation::CreatePolicy { document, .. } => Some(document),
-            _ => None,
-        })
-        .expect("the plan creates a policy");
-    *widened = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#.into();
-    fleetcert::planfile::write(&fleet.path().join("edited.plan"), &file).unwrap();
+    std::fs::copy(
+        fleet.path().join("good.plan"),
+        fleet.path().join("edited.plan"),
+    )
+    .unwrap();
+    crate::attacks::widen_the_policy(&fleet.path().join("edited.plan"));
     let mut elsewhere = fleetcert::planfile::read(&fleet.path().join("good.plan")).unwrap();
     elsewhere.spec.path = "/proc/self/environ".into();
     fleetcert::planfile::write(&fleet.path().join("elsewhere.plan"), &elsewhere).unwrap();
