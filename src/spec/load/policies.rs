@@ -135,6 +135,18 @@ impl Loader {
                     "IoT limits thing type descriptions to 2028 characters",
                 );
             }
+            // botocore iot model, ThingTypeDescription: pattern
+            // `[\p{Graph}\x20]*`, which in Java is printable ASCII and space.
+            if let Some(description) = &t.description
+                && let Some(bad) = description.value.chars().find(|c| !(' '..='~').contains(c))
+            {
+                self.error(
+                    f,
+                    description.loc,
+                    format!("thing type description holds {bad:?}, which IoT refuses"),
+                    "IoT takes only printable ASCII and spaces in a thing type description (no tabs, newlines or accents)",
+                );
+            }
             let searchable: Vec<Text> = t.searchable_attributes.clone().unwrap_or_default();
             if searchable.len() > 3 {
                 self.error(
