@@ -8,7 +8,7 @@ cargo build --locked --quiet
 bin=target/debug/fleetcert
 
 log=$(mktemp)
-tests/emulator/run.sh --host 127.0.0.1 --port 0 >"$log" 2>&1 &
+tests/emulator/run.sh --host 127.0.0.1 --port 0 --asynchrony realistic >"$log" 2>&1 &
 emulator=$!
 trap 'kill $emulator 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 150); do

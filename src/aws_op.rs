@@ -115,6 +115,8 @@ aws_ops! {
     Iot DetachPolicy = 15,
     Iot ListAttachedPolicies = 15,
     Iot ListPrincipalThings = 10,
+    // Not in the published table; taken as its List* peers.
+    Iot ListTargetsForPolicy = 10,
     Iot ListCertificatesByCA = 10,
     Iot UpdateCertificate = 10,
     Iot DeleteCertificate = 10,

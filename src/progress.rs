@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::apply::{ChangeReport, Outcome, Progress};
+use crate::apply::{ChangeReport, Outcome, Progress, Wait};
 use crate::plan::Phase;
 
 /// How often a plain progress line is written when stderr is not a terminal.
@@ -48,6 +48,8 @@ enum Mode {
 pub struct ApplyProgress {
     mode: Mode,
     counts: Mutex<Option<Counts>>,
+    /// The waits already announced: one line per kind, not one per device.
+    waits: Mutex<std::collections::BTreeSet<Wait>>,
 }
 
 impl ApplyProgress {
@@ -66,6 +68,7 @@ impl ApplyProgress {
         Self {
             mode,
             counts: Mutex::new(None),
+            waits: Mutex::new(Default::default()),
         }
     }
 
@@ -104,6 +107,17 @@ impl ApplyProgress {
 }
 
 impl Progress for ApplyProgress {
+    fn waiting(&self, wait: Wait) {
+        if matches!(self.mode, Mode::Off) || !self.waits.lock().expect("progress").insert(wait) {
+            return;
+        }
+        self.println(&format!(
+            "apply: {}; retrying for up to {} s",
+            wait.describe(),
+            wait.budget().as_secs()
+        ));
+    }
+
     fn phase_started(&self, phase: Phase, changes: usize) {
         let now = Instant::now();
         *self.counts.lock().expect("progress") = Some(Counts {

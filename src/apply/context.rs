@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tokio::sync::OnceCell;
 
-use super::ApplyError;
+use super::{ApplyError, Progress};
 use crate::cloud::Cloud;
 use crate::pki::keys::DeviceKey;
 use crate::plan::{CertRef, Plan};
@@ -20,6 +20,7 @@ pub(super) struct CaValues {
 
 pub(super) struct Context<'a> {
     pub(super) cloud: &'a Cloud,
+    pub(super) progress: &'a dyn Progress,
     pub(super) fleet: &'a str,
     pub(super) ca: Mutex<CaValues>,
     pub(super) endpoint: OnceCell<String>,
@@ -34,13 +35,14 @@ pub(super) struct ChangeState {
 }
 
 impl<'a> Context<'a> {
-    pub(super) fn new(plan: &'a Plan, cloud: &'a Cloud) -> Self {
+    pub(super) fn new(plan: &'a Plan, cloud: &'a Cloud, progress: &'a dyn Progress) -> Self {
         let ca = CaValues {
             arn: plan.ca.arn.known().map(str::to_string),
             pem: plan.ca.certificate.known().map(str::to_string),
         };
         Self {
             cloud,
+            progress,
             fleet: &plan.fleet,
             ca: Mutex::new(ca),
             endpoint: OnceCell::new(),

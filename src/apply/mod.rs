@@ -13,9 +13,11 @@ mod error;
 pub mod files;
 mod ops;
 mod run;
+mod settle;
 
 pub use error::ApplyError;
 pub use run::{ApplyOptions, NoProgress, Progress, execute, execute_with_progress};
+pub use settle::Wait;
 
 use serde::Serialize;
 

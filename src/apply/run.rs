@@ -35,6 +35,8 @@ pub trait Progress: Sync {
     fn change_finished(&self, _phase: Phase, _report: &ChangeReport) {}
     /// A phase is over.
     fn phase_finished(&self, _phase: Phase) {}
+    /// A change waits for AWS to finish something (`settle.rs`).
+    fn waiting(&self, _wait: crate::apply::Wait) {}
 }
 
 /// No progress reporting.
@@ -81,7 +83,7 @@ pub async fn execute_with_progress(
     on_done: &(dyn Fn(&ChangeReport) + Sync),
     progress: &dyn Progress,
 ) -> ApplyReport {
-    let context = Context::new(plan, cloud);
+    let context = Context::new(plan, cloud, progress);
     let mut reports: BTreeMap<usize, ChangeReport> = BTreeMap::new();
     // A failed CA or CA-registration change leaves nothing to build on.
     let mut blocked: Option<String> = None;

@@ -116,3 +116,37 @@ pub fn revocation_reason(reason: RevocationReason) -> pca::RevocationReason {
         RevocationReason::AACompromise => pca::RevocationReason::AaCompromise,
     }
 }
+
+/// A serial (lowercase hex, as `pki::cert::serial_hex` gives it) in the form
+/// RevokeCertificate documents: "This must be in hexadecimal format ... use
+/// the following OpenSSL command to list the certificate in text format and
+/// copy the hexadecimal serial number" — whole bytes, colon-separated
+/// (https://docs.aws.amazon.com/privateca/latest/APIReference/API_RevokeCertificate.html;
+/// its CLI example is `67:07:44:76:83:a9:b7:f4:05:56:27:ff:d5:5c:eb:cc`).
+pub fn revocation_serial(serial_hex: &str) -> String {
+    let even = if serial_hex.len() % 2 == 1 {
+        format!("0{serial_hex}")
+    } else {
+        serial_hex.to_owned()
+    };
+    even.as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).expect("hex is ASCII"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod serial_tests {
+    use super::revocation_serial;
+
+    #[test]
+    fn serials_are_sent_as_openssl_prints_them() {
+        assert_eq!(revocation_serial("7447683a9b7f4"), "07:44:76:83:a9:b7:f4");
+        assert_eq!(
+            revocation_serial("6707447683a9b7f4"),
+            "67:07:44:76:83:a9:b7:f4"
+        );
+        assert_eq!(revocation_serial("f"), "0f");
+    }
+}

@@ -160,8 +160,22 @@ pub enum Retry {
     Transient,
 }
 
+/// Whether AWS documents `code` as "busy, try again" for `operation`.
+/// ACM PCA: ConcurrentModificationException, "A previous update to your
+/// private CA is still ongoing"; RequestInProgressException on
+/// RevokeCertificate, "Your request is already in progress" (a retry then
+/// answers RequestAlreadyProcessedException, which counts as done)
+/// (https://docs.aws.amazon.com/privateca/latest/APIReference/API_RevokeCertificate.html).
+fn busy(operation: AwsOp, code: &str) -> bool {
+    code == "ConcurrentModificationException"
+        || (operation == AwsOp::RevokeCertificate && code == "RequestInProgressException")
+}
+
 /// Is `error` worth another attempt, and why?
-pub fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> Option<Retry> {
+pub fn classify<E: ProvideErrorMetadata>(
+    operation: AwsOp,
+    error: &SdkError<E, HttpResponse>,
+) -> Option<Retry> {
     match error {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("");
@@ -185,6 +199,7 @@ pub fn classify<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> O
                         | "ServiceUnavailableException"
                         | "ServiceUnavailable"
                 )
+                || busy(operation, code)
             {
                 Some(Retry::Transient)
             } else {
@@ -240,7 +255,7 @@ where
                 return Ok(value);
             }
             Err(error) => {
-                let retry = classify(&error);
+                let retry = classify(operation, &error);
                 if attempts >= MAX_ATTEMPTS || retry.is_none() {
                     return Err(Failed { error, attempts });
                 }

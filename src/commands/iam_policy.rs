@@ -175,16 +175,43 @@ impl PolicyBuilder<'_> {
                 AwsOp::GetPolicyVersion,
                 AwsOp::ListPolicyVersions,
                 AwsOp::ListTagsForResource,
+                AwsOp::ListTargetsForPolicy,
             ],
             resources,
+        );
+        // `drift` and `--refresh full` read each fleet thing's principals
+        // (the fleet's departed things too, whose names the spec lacks).
+        self.allow(
+            "ReadThingPrincipals",
+            vec![AwsOp::ListThingPrincipals],
+            vec![self.iot("thing/*")],
         );
     }
 
     /// The apply lock is a thing: drift reads from it the digest the last
-    /// full apply recorded, and whether an apply is running now.
+    /// full apply recorded, and whether an apply is running now. Spec devices
+    /// the fleet's filtered list does not hold are looked up by name.
     fn lock_read(&mut self) {
-        let lock = self.lock_thing();
-        self.allow("ReadLock", vec![AwsOp::DescribeThing], vec![lock]);
+        let mut things = self.spec_things();
+        things.push(self.lock_thing());
+        self.allow(
+            "DescribeSpecThingsAndLock",
+            vec![AwsOp::DescribeThing],
+            things,
+        );
+    }
+
+    /// Each spec device's thing by name, or `thing/*` when not listed.
+    fn spec_things(&self) -> Vec<String> {
+        if self.list_things {
+            self.spec
+                .devices
+                .keys()
+                .map(|d| self.iot(&format!("thing/{d}")))
+                .collect()
+        } else {
+            vec![self.iot("thing/*")]
+        }
     }
 
     /// Registration with IoT, the endpoint, policy attachment and creating
@@ -243,15 +270,7 @@ impl PolicyBuilder<'_> {
     /// departed things, whose names the spec no longer holds, are deleted
     /// anywhere in the account and region.
     fn thing_writes(&mut self) {
-        let mut things: Vec<String> = if self.list_things {
-            self.spec
-                .devices
-                .keys()
-                .map(|d| self.iot(&format!("thing/{d}")))
-                .collect()
-        } else {
-            vec![self.iot("thing/*")]
-        };
+        let mut things = self.spec_things();
         things.push(self.lock_thing());
         self.allow(
             "CreateAndUpdateSpecThings",

@@ -64,6 +64,10 @@ pub enum Template {
 /// after five minutes"), so a retried apply that re-sends the same request
 /// gets the same certificate instead of a second one; a deliberate reissue
 /// changes an input (the replaced certificate, the key) and so the token.
+/// Older SDK documentation (JS v2/v3, .NET, Java v1) says "time out after one
+/// minute"; nothing relies on the longer window: a re-run after the token
+/// has expired gets a second certificate for the same key, which is never
+/// registered in IoT and so can never be used (README, crash safety).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IdempotencyToken {

@@ -293,3 +293,21 @@ def test_many_concurrent_clients(emulator, account):
             break
     assert len(names) == 64
     assert emulator.control("counters")[f"{account}/{REGION}"]["iot:DescribeThing"] == 320
+
+
+def test_seed_things_creates_uncounted_things_with_attributes(emulator, iot, account):
+    out = emulator.control("iot/seed-things", {"account": account, "region": REGION, "prefix": "other-",
+                                               "count": 300, "attributes": {"owner": "erp"}})
+    assert out == {"ok": True, "created": 300}
+    emulator.control("counters/reset", {})
+    names, token = [], None
+    while True:
+        page = iot.list_things(maxResults=250, **({"nextToken": token} if token else {}))
+        names += [(t["thingName"], t["attributes"]) for t in page["things"]]
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert len(names) == 300 and ("other-299", {"owner": "erp"}) in names
+    # Filtered on the server, the seeded things cost nothing.
+    assert iot.list_things(attributeName="fleetcert", attributeValue="x", usePrefixAttributeValue=True)["things"] == []
+    assert emulator.control("counters")[f"{account}/{REGION}"] == {"iot:ListThings": 3}

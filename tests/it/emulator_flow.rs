@@ -48,6 +48,26 @@ pub async fn get_certificate(pca: &aws_sdk_acmpca::Client, ca_arn: &str, cert_ar
     panic!("certificate {cert_arn} never became ready")
 }
 
+/// Wait out CREATING and `RequestInProgressException` (as the SDK's
+/// `CertificateAuthorityCSRCreated` waiter does) and return the CA's CSR.
+pub async fn ca_csr(pca: &aws_sdk_acmpca::Client, ca_arn: &str) -> String {
+    for _ in 0..100 {
+        match pca
+            .get_certificate_authority_csr()
+            .certificate_authority_arn(ca_arn)
+            .send()
+            .await
+        {
+            Ok(out) => return out.csr().unwrap().to_string(),
+            Err(err) if err.code() == Some("RequestInProgressException") => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await
+            }
+            Err(err) => panic!("GetCertificateAuthorityCsr: {err:?}"),
+        }
+    }
+    panic!("the CSR of {ca_arn} never became ready")
+}
+
 /// Create an EC_prime256v1 root CA and activate it as the seed article does:
 /// get its CSR, issue its certificate with the root template, import it.
 /// Returns (CA ARN, CA certificate PEM).
@@ -73,15 +93,7 @@ pub async fn create_active_root_ca(pca: &aws_sdk_acmpca::Client, cn: &str) -> (S
         .certificate_authority_arn()
         .unwrap()
         .to_string();
-    let csr = pca
-        .get_certificate_authority_csr()
-        .certificate_authority_arn(&ca_arn)
-        .send()
-        .await
-        .expect("GetCertificateAuthorityCsr")
-        .csr()
-        .unwrap()
-        .to_string();
+    let csr = ca_csr(pca, &ca_arn).await;
     let cert_arn = pca
         .issue_certificate()
         .certificate_authority_arn(&ca_arn)

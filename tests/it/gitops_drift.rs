@@ -145,6 +145,7 @@ async fn drift_tells_changes_in_aws_from_auto_registration_and_unapplied_specs()
         jitr_id = registered.certificate_id().unwrap().to_string();
     }
 
+    crate::harness::wait_for_detachments();
     let (code, report) = drift_json(&account, &fleet, &[]);
     assert_eq!(code, 2, "{report:#}");
     let found = items(&report);

@@ -29,7 +29,8 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// Start a new emulator with extra launcher flags (e.g. `--quotas aws`).
+    /// Start a new emulator with extra launcher flags (e.g. `--quotas aws`),
+    /// with AWS's asynchrony on (`--asynchrony realistic`).
     /// Tests that change global emulator settings (quotas, faults, clocks)
     /// start their own rather than disturb the shared one.
     pub fn start(flags: &[&str]) -> Emulator {
@@ -52,6 +53,11 @@ impl Emulator {
                 "0",
             ])
             .arg("--exit-on-stdin-eof")
+            // AWS's asynchrony (detachments that propagate later, a CA that
+            // is CREATING, certificates not ready at once, busy revocations)
+            // with small delays, as every test must meet it; `flags` may
+            // override it.
+            .args(["--asynchrony", "realistic"])
             .args(flags)
             .current_dir(root.join("tests/emulator"))
             .env("PYTHONPATH", root.join("tests/emulator"))
@@ -269,4 +275,11 @@ impl<'e> Account<'e> {
             .filter_map(|(_, n)| n.as_u64())
             .sum()
     }
+}
+
+/// How long the emulator's realistic mode (`--asynchrony realistic`) takes to
+/// propagate a detachment: 1 s for a thing, 2 s for a policy. A test that
+/// reads AWS right after a detach waits this long, as a real client must.
+pub fn wait_for_detachments() {
+    std::thread::sleep(std::time::Duration::from_millis(2300));
 }

@@ -236,6 +236,7 @@ async fn removal_policies_revoke_deactivate_or_keep() {
 
         fleet.edit("  - name: leave-1\n", "");
         let applied = apply_ok(&account, fleet.path());
+        crate::harness::wait_for_detachments();
         let described = iot
             .describe_certificate()
             .certificate_id(&cert_id)
@@ -333,6 +334,7 @@ async fn a_device_marked_revoked_is_revoked_in_pca_and_iot_with_its_reason() {
         plan.stdout
     );
     apply_ok(&account, fleet.path());
+    crate::harness::wait_for_detachments();
 
     assert_eq!(
         aws_check::certificate_status(&iot, &cert_id).await,

@@ -23,6 +23,7 @@ macro_rules! snapshot {
 }
 
 mod attacks;
+mod aws_async;
 mod aws_check;
 mod aws_ops;
 mod crash_kill;

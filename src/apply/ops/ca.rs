@@ -9,8 +9,12 @@ use crate::pki::keys::DeviceKey;
 use crate::plan::{CertValidity, KeyAlgorithm, SigningAlgorithm};
 use crate::plan::{Template, Verification};
 
-/// How long apply waits for a new CA to leave CREATING (120 polls of 250 ms).
-const CREATING_POLLS: usize = 120;
+/// How long apply waits for a new CA to leave CREATING. AWS documents no
+/// duration ("AWS Private CA is creating your private certificate
+/// authority": DescribeCertificateAuthority); Terraform's aws provider waits
+/// one minute by default. If the CA is still CREATING after that, activation
+/// waits on: GetCertificateAuthorityCsr is polled for the SDK waiter's 180 s.
+const CREATING_BUDGET: Duration = Duration::from_secs(60);
 
 pub(super) async fn create(
     cx: &Context<'_>,
@@ -30,11 +34,13 @@ pub(super) async fn create(
         )
         .await?;
     // CreateCertificateAuthority is asynchronous: wait out CREATING.
-    for _ in 0..CREATING_POLLS {
-        if cloud.ca_status(&arn).await? != CaStatus::Creating {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    let started = std::time::Instant::now();
+    let mut delay = Duration::from_millis(250);
+    while cloud.ca_status(&arn).await? == CaStatus::Creating
+        && started.elapsed() + delay < CREATING_BUDGET
+    {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(3));
     }
     cx.ca.lock().expect("CA state").arn = Some(arn);
     Ok(())

@@ -9,6 +9,7 @@ mod things;
 
 use super::ApplyError;
 use super::context::{ChangeState, Context};
+use super::settle::{Wait, settled};
 use crate::plan::Operation;
 
 pub(super) async fn run_operation(
@@ -137,7 +138,9 @@ async fn run_policy(cx: &Context<'_>, operation: &Operation) -> Result<(), Apply
         Op::CreatePolicyVersion { name, document } => {
             Ok(cx.cloud.create_policy_version(name, document).await?)
         }
-        Op::DeletePolicy { name } => Ok(cx.cloud.delete_policy(name).await?),
+        Op::DeletePolicy { name } => {
+            settled(cx, Wait::PolicyDetachment, || cx.cloud.delete_policy(name)).await
+        }
         other => Err(misdispatched(other)),
     }
 }
@@ -169,7 +172,9 @@ async fn run_thing(
                 .update_thing(name, thing_type, attributes, Some(*expected_version))
                 .await?)
         }
-        Op::DeleteThing { name } => Ok(cx.cloud.delete_thing(name).await?),
+        Op::DeleteThing { name } => {
+            settled(cx, Wait::ThingDetachment, || cx.cloud.delete_thing(name)).await
+        }
         Op::RecordFacts(record) => things::record_facts(cx, state, record).await,
         other => Err(misdispatched(other)),
     }
@@ -246,7 +251,11 @@ async fn run_attachment(
                 .await?)
         }
         Op::DeleteCertificate { cert } => {
-            Ok(cx.cloud.delete_certificate(state.resolve(cert)?.0).await?)
+            let id = state.resolve(cert)?.0;
+            settled(cx, Wait::ThingDetachment, || {
+                cx.cloud.delete_certificate(id)
+            })
+            .await
         }
         other => Err(misdispatched(other)),
     }

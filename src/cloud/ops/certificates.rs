@@ -40,8 +40,21 @@ impl Cloud {
                 )),
             },
             Err(e) if e.code() == Some("ResourceAlreadyExistsException") => {
-                // The certificate id is the SHA-256 of the DER (AWS IoT
-                // Developer Guide, "X.509 client certificates").
+                // The exception names the existing certificate ("resourceId:
+                // The ID of the resource that caused the exception",
+                // "resourceArn": botocore iot/2015-05-28 service-2.json,
+                // ResourceAlreadyExistsException).
+                if let Some(aws_sdk_iot::operation::register_certificate::RegisterCertificateError::ResourceAlreadyExistsException(exists)) =
+                    e.error.as_service_error()
+                    && let (Some(id), Some(arn)) = (exists.resource_id(), exists.resource_arn())
+                {
+                    return Ok(Registration {
+                        id: id.to_string(),
+                        arn: arn.to_string(),
+                    });
+                }
+                // Otherwise: the certificate id is the SHA-256 of the DER
+                // (AWS IoT Developer Guide, "X.509 client certificates").
                 let der = crate::pki::cert::pem_to_der(pem).map_err(|err| {
                     CloudError::new(
                         AwsOp::RegisterCertificate,
@@ -100,7 +113,17 @@ impl Cloud {
     }
 
     pub async fn delete_certificate(&self, id: &str) -> Result<(), CloudError> {
-        let request = self.iot.delete_certificate().certificate_id(id);
+        // forceDelete: "Forces the deletion of a certificate if it is
+        // inactive and is not attached to an IoT thing" (API reference,
+        // DeleteCertificate): it does not wait for policy detachments to
+        // propagate (up to five minutes, DetachPolicy). fleetcert detaches
+        // the fleet's policies first anyway, and deletes only certificates
+        // it has deactivated or revoked.
+        let request = self
+            .iot
+            .delete_certificate()
+            .certificate_id(id)
+            .force_delete(true);
         self.call_done_if(
             AwsOp::DeleteCertificate,
             id,

@@ -18,9 +18,69 @@ use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm
 
 /// `GetCertificate` and `GetCertificateAuthorityCsr` answer
 /// `RequestInProgressException` until PCA has finished ("Wait, then retry":
-/// ACM PCA API reference, GetCertificate, Errors).
-const IN_PROGRESS_POLLS: u32 = 60;
-const IN_PROGRESS_WAIT: Duration = Duration::from_millis(250);
+/// ACM PCA API reference, GetCertificate, Errors). fleetcert waits as long as
+/// the AWS SDKs' own waiters do (botocore `acm-pca/2017-08-22/waiters-2.json`):
+/// `CertificateIssued` polls every 1 s, 60 times; `CertificateAuthorityCSRCreated`
+/// every 3 s, 60 times. The first polls come sooner (a certificate is usually
+/// ready within a second), backing off to the waiter's delay.
+struct InProgressBudget {
+    max_delay: Duration,
+    total: Duration,
+    /// What is awaited, for the message when the budget runs out.
+    what: &'static str,
+}
+
+const CERTIFICATE_ISSUED: InProgressBudget = InProgressBudget {
+    max_delay: Duration::from_secs(1),
+    total: Duration::from_secs(60),
+    what: "the certificate",
+};
+
+const CSR_CREATED: InProgressBudget = InProgressBudget {
+    max_delay: Duration::from_secs(3),
+    total: Duration::from_secs(180),
+    what: "the CA's CSR",
+};
+
+impl InProgressBudget {
+    /// Poll `attempt` while it answers one of `codes`, within the budget.
+    async fn poll<T, F, Fut>(
+        &self,
+        operation: AwsOp,
+        resource: &str,
+        codes: &[&str],
+        mut attempt: F,
+    ) -> Result<T, CloudError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CloudError>>,
+    {
+        let started = std::time::Instant::now();
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match attempt().await {
+                Err(e) if codes.contains(&e.code.as_str()) => {
+                    if started.elapsed() + delay > self.total {
+                        return Err(CloudError::new(
+                            operation,
+                            resource,
+                            &e.code,
+                            format!(
+                                "{} was still not ready after {} s (the AWS SDK waiter's budget); \
+                                 a re-run of apply picks it up",
+                                self.what,
+                                self.total.as_secs()
+                            ),
+                        ));
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.max_delay);
+                }
+                other => return other,
+            }
+        }
+    }
+}
 
 impl Cloud {
     /// CreateCertificateAuthority for a root CA, tagged as the fleet's.
@@ -116,42 +176,26 @@ impl Cloud {
 
     /// The CA's CSR, waiting while PCA still generates the key.
     pub async fn ca_csr(&self, arn: &str) -> Result<String, CloudError> {
-        for _ in 0..IN_PROGRESS_POLLS {
-            let request = self
-                .pca
-                .get_certificate_authority_csr()
-                .certificate_authority_arn(arn);
-            match self
-                .call(AwsOp::GetCertificateAuthorityCsr, || request.clone().send())
-                .await
-            {
-                Ok(out) => {
-                    return out.csr().map(str::to_string).ok_or_else(|| {
-                        CloudError::new(
-                            AwsOp::GetCertificateAuthorityCsr,
-                            arn,
-                            "EmptyResponse",
-                            "no CSR",
-                        )
-                    });
-                }
-                Err(e)
-                    if matches!(
-                        e.code(),
-                        Some("RequestInProgressException") | Some("InvalidStateException")
-                    ) =>
-                {
-                    tokio::time::sleep(IN_PROGRESS_WAIT).await
-                }
-                Err(e) => return Err(failed(AwsOp::GetCertificateAuthorityCsr, arn, e)),
-            }
-        }
-        Err(CloudError::new(
-            AwsOp::GetCertificateAuthorityCsr,
-            arn,
-            "RequestInProgressException",
-            "the CA's CSR was still not ready after waiting",
-        ))
+        let op = AwsOp::GetCertificateAuthorityCsr;
+        let request = self
+            .pca
+            .get_certificate_authority_csr()
+            .certificate_authority_arn(arn);
+        let out = CSR_CREATED
+            .poll(
+                op,
+                arn,
+                &["RequestInProgressException", "InvalidStateException"],
+                || async {
+                    self.call(op, || request.clone().send())
+                        .await
+                        .map_err(|e| failed(op, arn, e))
+                },
+            )
+            .await?;
+        out.csr()
+            .map(str::to_string)
+            .ok_or_else(|| CloudError::new(op, arn, "EmptyResponse", "no CSR"))
     }
 
     /// IssueCertificate with `template`.
@@ -206,42 +250,27 @@ impl Cloud {
         ca_arn: &str,
         cert_arn: &str,
     ) -> Result<IssuedCertificate, CloudError> {
-        for _ in 0..IN_PROGRESS_POLLS {
-            let request = self
-                .pca
-                .get_certificate()
-                .certificate_authority_arn(ca_arn)
-                .certificate_arn(cert_arn);
-            match self
-                .call(AwsOp::GetCertificate, || request.clone().send())
-                .await
-            {
-                Ok(out) => {
-                    let pem = out.certificate().map(str::to_string).ok_or_else(|| {
-                        CloudError::new(
-                            AwsOp::GetCertificate,
-                            cert_arn,
-                            "EmptyResponse",
-                            "no certificate",
-                        )
-                    })?;
-                    return Ok(IssuedCertificate {
-                        arn: cert_arn.to_string(),
-                        pem,
-                    });
-                }
-                Err(e) if e.code() == Some("RequestInProgressException") => {
-                    tokio::time::sleep(IN_PROGRESS_WAIT).await
-                }
-                Err(e) => return Err(failed(AwsOp::GetCertificate, cert_arn, e)),
-            }
-        }
-        Err(CloudError::new(
-            AwsOp::GetCertificate,
-            cert_arn,
-            "RequestInProgressException",
-            "the certificate was still not ready after waiting",
-        ))
+        let op = AwsOp::GetCertificate;
+        let request = self
+            .pca
+            .get_certificate()
+            .certificate_authority_arn(ca_arn)
+            .certificate_arn(cert_arn);
+        let out = CERTIFICATE_ISSUED
+            .poll(op, cert_arn, &["RequestInProgressException"], || async {
+                self.call(op, || request.clone().send())
+                    .await
+                    .map_err(|e| failed(op, cert_arn, e))
+            })
+            .await?;
+        let pem = out
+            .certificate()
+            .map(str::to_string)
+            .ok_or_else(|| CloudError::new(op, cert_arn, "EmptyResponse", "no certificate"))?;
+        Ok(IssuedCertificate {
+            arn: cert_arn.to_string(),
+            pem,
+        })
     }
 
     pub async fn import_ca_certificate(&self, ca_arn: &str, pem: &str) -> Result<(), CloudError> {
@@ -269,7 +298,7 @@ impl Cloud {
             .pca
             .revoke_certificate()
             .certificate_authority_arn(ca_arn)
-            .certificate_serial(serial)
+            .certificate_serial(names::revocation_serial(serial))
             .revocation_reason(names::revocation_reason(reason));
         self.call_done_if(
             AwsOp::RevokeCertificate,

@@ -10,6 +10,12 @@ use crate::live::OWNER_ATTRIBUTE;
 
 impl Cloud {
     /// CreateThing with the fleet's marker attribute among the attributes.
+    /// All of them go in one call: "Things with a thing type can have up to
+    /// 50 attributes. Things without a thing type can have up to three
+    /// attributes" (AWS IoT Developer Guide, Thing types,
+    /// https://docs.aws.amazon.com/iot/latest/developerguide/thing-types.html):
+    /// a limit on the thing, the same for CreateThing and UpdateThing, which
+    /// `validate` enforces on the spec (marker attribute included).
     pub async fn create_thing(
         &self,
         fleet: &str,

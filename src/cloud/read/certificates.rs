@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
-use super::{READ_CONCURRENCY, Refresh};
+use super::READ_CONCURRENCY;
 use crate::aws_op::AwsOp;
 use crate::cloud::names;
 use crate::cloud::{Cloud, CloudError, failed};
@@ -50,9 +50,10 @@ impl Cloud {
         }
     }
 
-    /// The listed certificates, from the recorded facts where the read mode
-    /// allows it (see [`Refresh`]), else one by one; and the things whose
-    /// record could not be read.
+    /// The listed certificates, from the recorded facts (immutable per id)
+    /// where there are some, else one by one; and the things whose record
+    /// could not be read. The attachments are verified afterwards as the
+    /// read mode says ([`Refresh`]).
     pub(super) async fn read_certificates(
         &self,
         listed: Vec<Listed>,
@@ -62,13 +63,7 @@ impl Cloud {
             known,
             unrecorded,
             unreadable,
-        } = match self.refresh {
-            Refresh::Full => Merged {
-                unrecorded: listed,
-                ..Merged::default()
-            },
-            Refresh::Recorded => merge(listed, markers),
-        };
+        } = merge(listed, markers);
         let certs: Vec<LiveCertificate> = stream::iter(unrecorded)
             .map(|c| self.read_certificate(c.id, c.arn, c.created_at))
             .buffer_unordered(READ_CONCURRENCY)

@@ -6,29 +6,59 @@ mod certificates;
 mod policies;
 mod things;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Cloud, CloudError};
-use crate::live::LiveState;
+use crate::live::{LiveCertificate, LiveState, LiveThing};
 
 pub use policies::canonical_json;
 
 /// How many reads run at once (each still paced: pacing.rs).
 const READ_CONCURRENCY: usize = 16;
 
+/// `list` for each of `keys` (READ_CONCURRENCY at a time), inverted: each
+/// listed member -> the keys whose list holds it (a policy's targets become
+/// each certificate's policies, a thing's principals each certificate's things).
+async fn inverted<F, Fut>(
+    keys: impl IntoIterator<Item = String>,
+    list: F,
+) -> Result<BTreeMap<String, BTreeSet<String>>, CloudError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<(String, Vec<String>), CloudError>>,
+{
+    use futures_util::{StreamExt, TryStreamExt, stream};
+    let lists: Vec<(String, Vec<String>)> = stream::iter(keys)
+        .map(list)
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut by_member: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (key, members) in lists {
+        for member in members {
+            by_member.entry(member).or_default().insert(key.clone());
+        }
+    }
+    Ok(by_member)
+}
+
 /// How certificates are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Refresh {
     /// From the lists (ListThings, ListCertificatesByCA) and the facts
     /// fleetcert recorded on each thing (marker.rs): certificate
-    /// contents are immutable per id, statuses come from the list, and the
-    /// attachments are trusted to be what fleetcert left. Certificates without
-    /// a recorded fact are read one by one; REVOKED ones without a fact are
-    /// left out (terminal, and fleetcert detaches before it revokes).
+    /// contents are immutable per id, statuses come from the list. The
+    /// attachments of the fleet's policies (and the policies the spec names)
+    /// are read in bulk (ListTargetsForPolicy); thing attachments and
+    /// foreign policies are trusted to be what fleetcert recorded.
+    /// Certificates without a recorded fact are read one by one; REVOKED
+    /// ones without a fact are left out (terminal, and fleetcert detaches
+    /// before it revokes).
     #[default]
     Recorded,
-    /// Every certificate read one by one (DescribeCertificate,
-    /// ListPrincipalThings, ListAttachedPolicies): verifies every attachment.
+    /// As `Recorded`, and every attachment verified: each fleet thing's
+    /// principals (ListThingPrincipals, one call per thing) and the targets
+    /// of every policy in the account and region (ListTargetsForPolicy).
     Full,
 }
 
@@ -57,7 +87,7 @@ impl Cloud {
             Some(pem) => self.find_iot_ca(pem).await?,
             None => None,
         };
-        let policies = self.read_policies(fleet, wanted_policies).await?;
+        let (policies, account_policies) = self.read_policies(fleet, wanted_policies).await?;
         // Things and certificates are the long lists: read them side by side.
         let (things, listed) =
             futures_util::try_join!(self.read_things(fleet, wanted_things), async {
@@ -67,7 +97,18 @@ impl Cloud {
                 }
             })?;
         let (things, markers) = things;
-        let (certificates, unreadable_records) = self.read_certificates(listed, &markers).await?;
+        let (mut certificates, unreadable_records) =
+            self.read_certificates(listed, &markers).await?;
+        let checked_policies = match self.refresh {
+            Refresh::Recorded => policies.keys().cloned().collect(),
+            Refresh::Full => account_policies,
+        };
+        self.verify_policies(&mut certificates, &checked_policies)
+            .await?;
+        if self.refresh == Refresh::Full {
+            self.verify_things(fleet, &mut certificates, &things)
+                .await?;
+        }
         let thing_types = self.read_thing_types(wanted_thing_types).await?;
         Ok(LiveState {
             ca,
@@ -79,5 +120,48 @@ impl Cloud {
             markers,
             unreadable_records,
         })
+    }
+}
+
+impl Cloud {
+    /// Replace what the records say about `checked` policies with what
+    /// ListTargetsForPolicy says: a fleet policy detached (or attached) by
+    /// hand is then seen by every plan.
+    async fn verify_policies(
+        &self,
+        certificates: &mut BTreeMap<String, LiveCertificate>,
+        checked: &BTreeSet<String>,
+    ) -> Result<(), CloudError> {
+        let targets = self.policy_targets(checked).await?;
+        for cert in certificates.values_mut() {
+            cert.policies.retain(|p| !checked.contains(p));
+            if let Some(attached) = targets.get(&cert.arn) {
+                cert.policies.extend(attached.iter().cloned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Replace what the records say about the fleet's things' attachments
+    /// with what ListThingPrincipals says for each fleet thing.
+    async fn verify_things(
+        &self,
+        fleet: &str,
+        certificates: &mut BTreeMap<String, LiveCertificate>,
+        things: &BTreeMap<String, LiveThing>,
+    ) -> Result<(), CloudError> {
+        let fleet_things: BTreeSet<String> = things
+            .values()
+            .filter(|t| t.owner.as_deref() == Some(fleet))
+            .map(|t| t.name.clone())
+            .collect();
+        let principals = self.thing_principals(fleet_things.iter().cloned()).await?;
+        for cert in certificates.values_mut() {
+            cert.things.retain(|t| !fleet_things.contains(t));
+            if let Some(attached) = principals.get(&cert.arn) {
+                cert.things.extend(attached.iter().cloned());
+            }
+        }
+        Ok(())
     }
 }

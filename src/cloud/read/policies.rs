@@ -18,11 +18,13 @@ pub fn canonical_json(document: &str) -> String {
     }
 }
 impl Cloud {
+    /// The fleet's policies (and the unowned ones the spec names), and the
+    /// names of every policy in the account and region.
     pub(super) async fn read_policies(
         &self,
         fleet: &str,
         wanted: &BTreeSet<String>,
-    ) -> Result<BTreeMap<String, LivePolicy>, CloudError> {
+    ) -> Result<(BTreeMap<String, LivePolicy>, BTreeSet<String>), CloudError> {
         let mut listed = Vec::new();
         let mut marker = None;
         loop {
@@ -41,6 +43,7 @@ impl Cloud {
                 break;
             }
         }
+        let names: BTreeSet<String> = listed.iter().map(|(name, _)| name.clone()).collect();
         let policies: Vec<Option<LivePolicy>> = stream::iter(listed)
             .map(|(name, arn)| async move {
                 let owner = self.resource_owner(&arn).await?;
@@ -52,11 +55,55 @@ impl Cloud {
             .buffer_unordered(READ_CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(policies
+        let policies = policies
             .into_iter()
             .flatten()
             .map(|p| (p.name.clone(), p))
-            .collect())
+            .collect();
+        Ok((policies, names))
+    }
+
+    /// Which of `policies` each principal carries: ListTargetsForPolicy,
+    /// 250 targets a page (API reference, ListTargetsForPolicy: pageSize
+    /// 1-250), so a fleet's policy attachments cost a few pages per policy
+    /// instead of a call per certificate. Keyed by target (a certificate
+    /// ARN, a thing group ARN or a Cognito id).
+    pub(super) async fn policy_targets(
+        &self,
+        policies: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>, CloudError> {
+        super::inverted(policies.iter().cloned(), |name| async move {
+            let targets = self.targets_of(&name).await?;
+            Ok((name, targets))
+        })
+        .await
+    }
+
+    async fn targets_of(&self, policy: &str) -> Result<Vec<String>, CloudError> {
+        let mut targets = Vec::new();
+        let mut marker = None;
+        loop {
+            let request = self
+                .iot
+                .list_targets_for_policy()
+                .policy_name(policy)
+                .set_marker(marker)
+                .page_size(250);
+            let page = match self
+                .call(AwsOp::ListTargetsForPolicy, || request.clone().send())
+                .await
+            {
+                Ok(page) => page,
+                // Deleted between ListPolicies and now: no targets.
+                Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(targets),
+                Err(e) => return Err(failed(AwsOp::ListTargetsForPolicy, policy, e)),
+            };
+            targets.extend(page.targets().iter().cloned());
+            marker = page.next_marker().map(str::to_string);
+            if marker.is_none() {
+                return Ok(targets);
+            }
+        }
     }
 
     async fn read_policy(

@@ -55,6 +55,8 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:DetachPolicy": 15,
     "iot:ListAttachedPolicies": 15,
     "iot:ListPrincipalThings": 10,
+    # not in the published table; taken as its List* peers (10/s)
+    "iot:ListTargetsForPolicy": 10,
     "iot:ListCertificatesByCA": 10,
     "iot:UpdateCertificate": 10,
     "iot:DeleteCertificate": 10,
