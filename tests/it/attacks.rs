@@ -338,6 +338,45 @@ fn cases() -> Vec<Case> {
             env: &[],
         },
         Case {
+            name: "rate-limit-over-quota",
+            // A pull request must not spend the account's shared quota.
+            expect: &[
+                "rate_limits may not exceed AWS's default quota of 10/s for iot:RegisterCertificate",
+                "--> fleet.yaml:8:28",
+            ],
+            runs: SPEC,
+            prepare: &[],
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "rate-limit-misspelt",
+            expect: &[
+                "`iot:RegisterCertficate` is not an AWS operation fleetcert calls",
+                "did you mean `iot:RegisterCertificate`?",
+                "--> fleet.yaml:8:3",
+            ],
+            runs: SPEC,
+            prepare: &[],
+            setup: none,
+            env: &[],
+        },
+        Case {
+            name: "pending-key-wrong-owner",
+            // Another user's key in a directory fleetcert trusts (the suite
+            // runs as root, which may give a file away).
+            expect: &["pending-key.pem: refusing to use this private key: it is owned by uid 4242"],
+            runs: PLAN,
+            prepare: &[],
+            setup: |repo, _| {
+                let path = repo.join("out/dev-1/pending-key.pem");
+                DeviceKey::generate().write(&path).unwrap();
+                std::os::unix::fs::chown(&path, Some(4242), None)
+                    .expect("the attack corpus runs as root, to give a key to another user");
+            },
+            env: &[],
+        },
+        Case {
             name: "device-dir-symlink",
             // A committed `out/dev-1` link would take the certificate (and
             // for a generated key, the key) outside; refused before the
