@@ -139,3 +139,49 @@ async fn a_fleet_policy_detached_by_hand_is_seen_repaired_and_makes_a_saved_plan
     let drift = run(account.fleetcert(dir.path()).arg("drift"));
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
 }
+
+/// RevokeCertificate answers ConcurrentModificationException ("A previous
+/// update to your private CA is still ongoing") and RequestInProgressException
+/// ("Your request is already in progress") while PCA is busy: retried, never
+/// reported as a failure.
+#[test]
+fn a_busy_revocation_is_retried_until_it_lands() {
+    let emulator = Emulator::start(&[]);
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    fleet(2, &["connect"]).write(dir.path());
+    apply_ok(&account, dir.path());
+    let busy = |code: &str| {
+        serde_json::json!({
+            "operation": "acm-pca:RevokeCertificate", "code": code,
+            "message": "busy (injected)", "times": 1,
+        })
+    };
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"fail_requests": [
+            busy("ConcurrentModificationException"),
+            busy("RequestInProgressException"),
+        ]})),
+    );
+    fleet(1, &["connect"]).write(dir.path());
+    apply_ok(&account, dir.path());
+    let config = emulator.control("GET", "config", None);
+    let failed: Vec<u64> = config["fail_requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["failed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed, [1, 1], "{config}");
+    let revoked = emulator.control("GET", "pca/revocations", None);
+    let mine = revoked
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["account"] == account.id.as_str())
+        .count();
+    assert_eq!(mine, 1, "{revoked}");
+    plan_is_empty(&account, dir.path());
+}
