@@ -28,8 +28,8 @@ https://docs.oracle.com/javase/8/docs/api/java/util/regex/Pattern.html):
 
 Anything else Java-only (class unions ``[a[b]]``, intersections ``&&``,
 ``\\P`` inside a class, ``\\Q``, ``\\h``, ``\\v``, ``\\R``, ``\\G``, ``\\x{...}``)
-raises UnsupportedPattern; the test suite checks that every pattern of the IoT
-and ACM PCA models translates.
+raises UnsupportedPattern; the test suite checks that every pattern of the
+models validation.py uses (IoT, ACM PCA, Secrets Manager, SSM, KMS) translates.
 """
 
 from __future__ import annotations
