@@ -15,11 +15,15 @@ POST /_fleetcert/iam/policy         <- {"access_key_id", "policy": <IAM policy J
 POST /_fleetcert/iam/policy/clear   <- {"access_key_id"}
 GET  /_fleetcert/iam/policy         -> {"<access key id>": <policy as set>}
 GET  /_fleetcert/iam/denials        -> [{"account","region","access_key_id","action","resource","verdict","message"}]
+POST /_fleetcert/kms/deny           <- {"account", "key_id", "region"?}: no caller may use that key
+POST /_fleetcert/kms/deny/clear     <- {"account", "key_id", "region"?}
+GET  /_fleetcert/kms/deny           -> [{"account", "key_id"}]
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from . import asynchrony, iam, state
 from .accounts import account_for_access_key
@@ -192,6 +196,39 @@ def seed_things(body: dict) -> dict:
     return {"ok": True, "created": count}
 
 
+_KEY_ID = re.compile(r"^(mrk-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def _denied_key(body) -> tuple[str, str]:
+    """(account, key id) of a kms/deny body; an alias or ARN is resolved in moto."""
+    from . import kmsuse
+
+    if not isinstance(body, dict) or not isinstance(body.get("account"), str) \
+            or not isinstance(body.get("key_id"), str):
+        raise BadRequest('kms/deny takes {"account": "...", "key_id": "<id, ARN or alias>", "region"?: "..."}')
+    account, ref = body["account"], body["key_id"]
+    if _KEY_ID.match(ref):
+        return account, ref
+    region = body.get("region") or (ref.split(":")[3] if ref.startswith("arn:") else None)
+    if not region:
+        raise BadRequest("kms/deny: an alias needs the region")
+    try:
+        with state.MOTO_LOCK:
+            return account, kmsuse.key_ids_of(account, region, ref)
+    except kmsuse.KmsRefusal as e:
+        raise BadRequest(f"kms/deny: {e.message}")
+
+
+def kms_deny(body, deny: bool) -> dict:
+    pair = _denied_key(body)
+    with state.LOCK:
+        if deny:
+            state.kms_denied.add(pair)
+        else:
+            state.kms_denied.discard(pair)
+    return {"ok": True, "account": pair[0], "key_id": pair[1], "denied": deny}
+
+
 def handle(environ, start_response):
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO", "").rstrip("/")
@@ -236,6 +273,13 @@ def handle(environ, start_response):
                 return _json(start_response, 200, {k: v["document"] for k, v in state.iam_policies.items()})
         if path == "/_fleetcert/iot/seed-things" and method == "POST":
             return _json(start_response, 200, seed_things(_read_json(environ)))
+        if path == "/_fleetcert/kms/deny" and method == "POST":
+            return _json(start_response, 200, kms_deny(_read_json(environ), True))
+        if path == "/_fleetcert/kms/deny/clear" and method == "POST":
+            return _json(start_response, 200, kms_deny(_read_json(environ), False))
+        if path == "/_fleetcert/kms/deny" and method == "GET":
+            with state.LOCK:
+                return _json(start_response, 200, [{"account": a, "key_id": k} for a, k in sorted(state.kms_denied)])
         if path == "/_fleetcert/iam/denials" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, list(state.denials))

@@ -1,8 +1,10 @@
 """IAM enforcement: an identity policy per access key id, evaluated before moto.
 
 While a policy is set for an access key id (POST /_fleetcert/iam/policy),
-every IoT and ACM PCA request signed with that key is authorised here first,
-as AWS does for a principal whose only policy is that identity policy:
+every IoT, ACM PCA, Secrets Manager, SSM and KMS request signed with that key
+is authorised here first, as AWS does for a principal whose only policy is
+that identity policy (the resources of the last three: iam_stores.py; the KMS
+use Secrets Manager and SSM make for the caller: kmsuse.py):
 
 - The action is the emulator's operation name (``iot:DescribeThing``).
 - The resources are the ARNs the request acts on, by the resource types the
@@ -41,6 +43,11 @@ import urllib.parse
 from functools import lru_cache
 
 import botocore.session
+
+from . import iam_stores
+
+# the services whose requests are authorised (and validated: validation.py)
+ENFORCED_SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms")
 
 # ---------------------------------------------------------------------------
 # Resources per action
@@ -141,8 +148,10 @@ def _iot_params(op: str, raw_path: str, query: str, environ: dict, body: bytes) 
 
 
 def request_resources(op: str, region: str, account: str, environ: dict, body: bytes) -> list[str]:
-    """The ARNs an IoT or ACM PCA request acts on (["*"] for none)."""
+    """The ARNs a request acts on (["*"] for none)."""
     service, _, name = op.partition(":")
+    if service in ("secretsmanager", "ssm", "kms"):
+        return iam_stores.request_resources(op, region, account, body)
     if service == "acm-pca":
         try:
             payload = json.loads(body) if body.strip() else {}

@@ -22,11 +22,14 @@ https://docs.oracle.com/javase/8/docs/api/java/util/regex/Pattern.html):
 - ``.`` excludes every Java line terminator ("\\n", "\\r", "\\u0085",
   "\\u2028", "\\u2029"), not only "\\n".
 - ``\\z`` is Python's ``\\Z``; ``\\e`` is ESC.
+- In a class, a ``-`` right after a predefined class (``[\\w-\\/.]``, in an
+  SSM / KMS role-ARN pattern) is a literal hyphen for Java, which cannot make a
+  range from a class; Python refuses it, so it is escaped.
 
 Anything else Java-only (class unions ``[a[b]]``, intersections ``&&``,
 ``\\P`` inside a class, ``\\Q``, ``\\h``, ``\\v``, ``\\R``, ``\\G``, ``\\x{...}``)
-raises UnsupportedPattern; the test suite checks that every pattern of the IoT
-and ACM PCA models translates.
+raises UnsupportedPattern; the test suite checks that every pattern of the
+models validation.py uses (IoT, ACM PCA, Secrets Manager, SSM, KMS) translates.
 """
 
 from __future__ import annotations
@@ -94,11 +97,19 @@ def _property(pattern: str, i: int) -> tuple[str, int]:
     return pattern[i + 1:i + 2], i + 2
 
 
+_CLASS_ESCAPES = set("wWdDsS")
+
+
 def translate(pattern: str) -> str:
     """The Python spelling (for re.ASCII) of a Java regular expression."""
     out, i, in_class = [], 0, False
     while i < len(pattern):
         ch = pattern[i]
+        if in_class and ch == "-" and i >= 2 and pattern[i - 2] == "\\" \
+                and pattern[i - 1] in _CLASS_ESCAPES and pattern[i + 1:i + 2] != "]":
+            out.append("\\-")  # no range can start at a class: a literal "-"
+            i += 1
+            continue
         if ch == "\\":
             nxt = pattern[i + 1:i + 2]
             if nxt in ("p", "P"):

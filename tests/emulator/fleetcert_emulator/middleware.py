@@ -9,7 +9,7 @@ import socket
 import time
 import uuid
 
-from . import control, iam, state, validation
+from . import control, iam, kmsuse, state, validation
 from .accounts import access_key_from_auth, account_region_from_auth
 from .opnames import operation_name, service_of
 from .quotas import buckets
@@ -22,8 +22,10 @@ _REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 429: "Too Many Requ
 def _error(service: str, status: int, code: str, message: str):
     """(status line, headers, body) in the service's real error shape.
 
-    acm-pca (awsJson1_1): {"__type": code, "message": ...},
-        Content-Type application/x-amz-json-1.1.
+    acm-pca, secretsmanager, ssm, kms (awsJson1_1): {"__type": code,
+        "message": ...}, Content-Type application/x-amz-json-1.1 (smithy's
+        awsJson1_1 protocol: the error code is the body's __type; botocore
+        reads "message" or "Message").
     iot (restJson1): code in the x-amzn-ErrorType header, body {"message": ...}.
     """
     rid = str(uuid.uuid4())
@@ -52,12 +54,24 @@ def fault_response(service: str):
     return _error(service, 500, "InternalFailure", "The request processing has failed because of an unknown error (injected fault).")
 
 
+# IAM denials of these services are HTTP 400: the Secrets Manager API
+# Reference's Common Errors page, "AccessDeniedException: You do not have
+# sufficient access to perform this action. HTTP Status Code: 400"
+# (https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html);
+# SSM's IAM denial as AWS answered it: "User: ... is not authorized to perform:
+# ssm:GetParameter on resource: ... (Service: AWSSimpleSystemsManagement; Status
+# Code: 400; Error Code: AccessDeniedException" (aws-samples/aws-workshop-for-kubernetes#250);
+# KMS's Common Errors list AccessDeniedException with HTTP 400 as well.
+_DENIED_400 = ("secretsmanager", "ssm", "kms")
+
+
 def access_denied(service: str, message: str):
     # IAM's denial, as IoT (restJson1: code in x-amzn-ErrorType) and ACM PCA
     # (awsJson1_1: "__type") carry it. Neither botocore model lists
     # AccessDeniedException; AWS answers it from the authorisation layer with
     # HTTP 403 and clients see it as an unmodelled error code.
-    return _error(service, 403, "AccessDeniedException", message)
+    status = 400 if service in _DENIED_400 else 403
+    return _error(service, status, "AccessDeniedException", message)
 
 
 def invalid_request(service: str, code: str, message: str):
@@ -99,7 +113,7 @@ def _iam_check(environ, op, service, account, region, key, resources):
     access_key = access_key_from_auth(environ.get("HTTP_AUTHORIZATION"))
     with state.LOCK:
         policy = state.iam_policies.get(access_key) if access_key else None
-    if policy is None or service not in ("iot", "acm-pca"):
+    if policy is None or service not in iam.ENFORCED_SERVICES:
         return None
     verdict, resource = iam.authorize(policy["statements"], op, resources)
     if verdict == "Allow":
@@ -151,6 +165,27 @@ class EmulatorMiddleware:
     def __init__(self, app):
         self.app = app
 
+    def _call_moto(self, environ, op, account, region) -> tuple[dict, bytes]:
+        """moto's answer: ({"status", "headers"}, body), under the moto lock."""
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: captured.setdefault("extra", []).append(data)
+
+        with state.MOTO_LOCK:
+            # Secrets Manager and SSM use KMS as the caller (kmsuse.py)
+            kmsuse.set_caller(access_key_from_auth(environ.get("HTTP_AUTHORIZATION")), account, region, op)
+            result = None
+            try:
+                result = self.app(environ, capture)
+                body = b"".join(captured.get("extra", [])) + b"".join(result)
+            finally:
+                kmsuse.set_caller(None, None, None, None)
+                if hasattr(result, "close"):
+                    result.close()
+        return captured, body
+
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_fleetcert/") or path == "/_fleetcert":
@@ -161,7 +196,7 @@ class EmulatorMiddleware:
         service = service_of(op)
         key = f"{account}/{region}"
         resources, body = ["*"], b""
-        if service in ("iot", "acm-pca") and op:
+        if service in iam.ENFORCED_SERVICES and op:
             body = _read_body(environ)
             resources = iam.request_resources(op, region, account, environ, body)
         with state.LOCK:
@@ -230,19 +265,7 @@ class EmulatorMiddleware:
         if failing and not _take(failing):
             failing = None
 
-        captured = {}
-
-        def capture(status, headers, exc_info=None):
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: captured.setdefault("extra", []).append(data)
-
-        with state.MOTO_LOCK:
-            result = self.app(environ, capture)
-            try:
-                body = b"".join(captured.get("extra", [])) + b"".join(result)
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+        captured, body = self._call_moto(environ, op, account, region)
 
         if failing:
             # "after": moto carried the request out; the client sees the error.

@@ -1,6 +1,11 @@
 """Operation names (``<service>:<Operation>``) for AWS requests.
 
-acm-pca speaks awsJson1_1: the operation is in ``X-Amz-Target: ACMPrivateCA.<Op>``.
+acm-pca, Secrets Manager, SSM and KMS speak awsJson1_1: the operation is in
+``X-Amz-Target: <targetPrefix>.<Op>``, the prefix being each botocore model's
+``metadata.targetPrefix`` (ACMPrivateCA, secretsmanager, AmazonSSM,
+TrentService); the name given is ``<signing name>:<Op>`` with the model's
+``metadata.signingName`` (acm-pca, secretsmanager, ssm, kms), which is also the
+IAM service prefix of the actions (Service Authorization Reference).
 iot speaks restJson1: the operation is found from the HTTP method and path,
 matched against every operation's ``http.method`` / ``requestUri`` in botocore's
 IoT service model (so every IoT operation is mapped, not a hand-picked list).
@@ -47,18 +52,28 @@ def iot_operation_names() -> list[str]:
     return sorted(t[3] for t in _iot_table())
 
 
+# X-Amz-Target prefix -> IAM / SigV4 service name, for the awsJson1_1 services
+TARGET_PREFIXES = {
+    "ACMPrivateCA": "acm-pca",
+    "secretsmanager": "secretsmanager",
+    "AmazonSSM": "ssm",
+    "TrentService": "kms",
+}
+
+
 def operation_name(environ: dict, service: str | None) -> str | None:
     target = environ.get("HTTP_X_AMZ_TARGET", "")
-    if target.startswith("ACMPrivateCA."):
-        return "acm-pca:" + target.split(".", 1)[1]
+    prefix, dot, op = target.partition(".")
+    if dot and prefix in TARGET_PREFIXES:
+        return f"{TARGET_PREFIXES[prefix]}:{op}"
     if service in ("iot", "execute-api"):
         # match on the raw (still percent-encoded) path: a URI label such as
         # ListAttachedPolicies' {target} is an ARN whose "/" arrives as %2F.
         raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", "")).split("?", 1)[0]
         op = iot_operation(environ.get("REQUEST_METHOD", "GET"), raw)
         return "iot:" + (op or "Unknown")
-    if service == "acm-pca":
-        return "acm-pca:Unknown"
+    if service in ("acm-pca", "secretsmanager", "ssm", "kms"):
+        return f"{service}:Unknown"
     if target:
         return f"{service}:{target.split('.')[-1]}"
     return f"{service}:Unknown" if service else None

@@ -50,7 +50,7 @@ def _parse(argv):
         p.add_argument("--" + key.replace("_", "-"), type=float, default=None, help=what,
                        metavar="F" if key.endswith("rate") else "S")
     p.add_argument("--no-validate-requests", action="store_true",
-                   help="do not check requests against botocore's IoT / ACM PCA models")
+                   help="do not check requests against botocore's service models")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit as soon as standard input is closed")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -84,19 +84,22 @@ def _watch_stdin():
 def build_app():
     """Apply every patch and return the WSGI app (middleware around moto)."""
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    from . import accounts, patches_iot, patches_pca
+    from . import accounts, patches_iot, patches_kms, patches_pca, patches_secrets, patches_ssm
     from .middleware import EmulatorMiddleware
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     accounts.apply()
     patches_pca.apply()
     patches_iot.apply()
+    patches_kms.apply()
+    patches_secrets.apply()
+    patches_ssm.apply()
     # Load the service models and build the Unicode tables of Java's \p{..}
     # classes now, not inside the first request that needs them (a 0.1-0.3 s
     # stall that would skew the first request's timing).
     from . import javaregex, validation
-    validation._model("iot")
-    validation._model("acm-pca")
+    for service in validation.SERVICES:
+        validation._model(service)
     javaregex._category_ranges()
     return EmulatorMiddleware(DomainDispatcherApplication(create_backend_app))
 

@@ -83,6 +83,10 @@ WRITES_CAP = 100_000
 # PCA revocations, as shown by GET /_fleetcert/pca/revocations
 revocations: list[dict] = []
 
+# KMS keys whose key policy lets no caller use them (POST /_fleetcert/kms/deny):
+# (account, key id) pairs; see kmsuse.py
+kms_denied: set[tuple[str, str]] = set()
+
 _reset_hooks: list = []
 
 
@@ -114,9 +118,20 @@ def set_launch_config(cfg: dict) -> None:
         reseed()
 
 
+# Reads whose names do not start with Describe/List/Get: KMS's cryptographic
+# operations change no state, nor do Secrets Manager's batch read and policy check.
+_READS = {
+    "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt", "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext", "kms:GenerateDataKeyPair",
+    "kms:GenerateDataKeyPairWithoutPlaintext", "kms:GenerateRandom", "kms:Sign", "kms:Verify",
+    "kms:GenerateMac", "kms:VerifyMac",
+    "secretsmanager:BatchGetSecretValue", "secretsmanager:ValidateResourcePolicy",
+}
+
+
 def is_write(op: str | None) -> bool:
     """Whether an operation changes state (AWS names reads Describe/List/Get)."""
-    if not op or ":" not in op:
+    if not op or ":" not in op or op in _READS:
         return False
     name = op.split(":", 1)[1]
     return not name.startswith(("Describe", "List", "Get")) and name != "Unknown"
@@ -152,6 +167,7 @@ def reset_all() -> None:
         faults.clear()
         writes.clear()
         revocations.clear()
+        kms_denied.clear()
         iam_policies.clear()
         for fn in _reset_hooks:
             fn()

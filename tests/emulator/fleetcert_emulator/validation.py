@@ -1,4 +1,4 @@
-"""Every IoT and ACM PCA request checked against botocore's service model.
+"""Every IoT, ACM PCA, Secrets Manager, SSM and KMS request checked against botocore's service model.
 
 AWS validates a request's input against its operation's model before it
 does anything else, and answers a malformed request with HTTP 400:
@@ -57,6 +57,20 @@ smithy-aws-protocol-tests/model/restJson1/malformedRequests/malformed-request-bo
 malformed-integer.smithy likewise for numbers in the body, path and query).
 The message is ours.
 
+Secrets Manager, SSM and KMS (awsJson1_1) answer ``ValidationException``
+as ACM PCA does: their API References list it among the Common Errors ("The
+input fails to satisfy the constraints specified by an AWS service", HTTP
+400; e.g. https://docs.aws.amazon.com/secretsmanager/latest/apireference/CommonErrors.html),
+and KMS answers e.g. "1 validation error detected: Value '2000' at
+'numberOfBytes' failed to satisfy constraint: Member must have value less than
+or equal to 1024" (the form moto copies in kms/responses.py).
+
+A member the model marks ``sensitive`` (a secret's SecretString, a KMS
+Plaintext) is not echoed: ``Value at 'secretString' failed to satisfy
+constraint: ...``, the form AWS gives a sensitive member (Cognito's username,
+massif-press/compcon#1951: "1 validation error detected: Value at 'username'
+failed to satisfy constraint: Member must satisfy regular expression pattern").
+
 Members the model does not know are ignored, as AWS ignores them. Blob and
 timestamp members are accepted as given (only their presence is checked).
 """
@@ -72,9 +86,11 @@ import botocore.session
 
 from .javaregex import compile_java
 
-SERVICES = ("iot", "acm-pca")
+SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms")
 # the error code of a request the model refuses, per service
-VALIDATION_CODE = {"iot": "InvalidRequestException", "acm-pca": "ValidationException"}
+VALIDATION_CODE = {"iot": "InvalidRequestException", "acm-pca": "ValidationException",
+                   "secretsmanager": "ValidationException", "ssm": "ValidationException",
+                   "kms": "ValidationException"}
 
 
 class Unreadable(ValueError):
@@ -159,7 +175,9 @@ def _check_type(shape, value, path: str) -> None:
         raise Unreadable(f"Value '{render(value)}' at '{path}' cannot be read as {kind}")
 
 
-def _violation(value, path: str, message: str) -> str:
+def _violation(value, path: str, message: str, sensitive: bool = False) -> str:
+    if sensitive and value is not None:
+        return f"Value at '{path}' failed to satisfy constraint: {message}"
     shown = "null" if value is None else f"'{render(value)}'"
     return f"Value {shown} at '{path}' failed to satisfy constraint: {message}"
 
@@ -190,9 +208,10 @@ def check_value(shape, value, path: str, errors: list[str]) -> None:
         if not shape.metadata.get("document"):
             check_members(shape, _by_member_name(shape, value), path, errors)
         return
+    sensitive = bool(shape.metadata.get("sensitive"))
     for message, test in _constraints(shape):
         if not test(value):
-            errors.append(_violation(value, path, message))
+            errors.append(_violation(value, path, message, sensitive))
     if kind == "list":
         _check_list(shape.member, value, path, errors)
     elif kind == "map":
