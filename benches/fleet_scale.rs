@@ -4,9 +4,13 @@
 //!
 //! Against a dedicated emulator with AWS's default quotas and 20 ms added
 //! latency:
-//!   1. a steady-state `plan` of a 10,000-device fleet: API calls (emulator
-//!      counters) and wall time, in the default read mode (and with
-//!      `--refresh=full` when `FLEETCERT_BENCH_FULL=1`);
+//!   1. a steady-state `plan` of a 10,000-device fleet with 2 policies, in an
+//!      account that also holds 50,000 things of other systems: API calls
+//!      (emulator counters, checked against (2 + P) x N / 250 + 20 and no
+//!      per-device call) and wall time; then `drift`'s calls (checked against
+//!      N + (2 + P) x N / 250 + 20), and `--refresh=full`'s when
+//!      `FLEETCERT_BENCH_FULL=1`. `FLEETCERT_BENCH_POLICIES` and
+//!      `FLEETCERT_BENCH_OTHER_THINGS` change P and the other things;
 //!   2. an `apply` creating 1,000 devices: wall time, and its ratio to the
 //!      quota-bound ideal (the largest, over all operations, of the calls made
 //!      divided by the rate fleetcert is configured to keep to);
@@ -104,20 +108,24 @@ fn run(mut command: Command, what: &str) -> (Duration, String) {
     (elapsed, stdout)
 }
 
-/// A fleet of `devices` generated-key devices, one policy each.
-fn write_fleet(dir: &Path, fleet: &str, devices: usize) {
+/// A fleet of `devices` generated-key devices, each carrying the fleet's
+/// `policies` policies (`policy-0`...).
+fn write_fleet(dir: &Path, fleet: &str, devices: usize, policies: usize) {
     std::fs::create_dir_all(dir).expect("dir");
-    FleetBuilder::new(fleet)
+    let names: Vec<String> = (0..policies).map(|i| format!("policy-{i}")).collect();
+    let mut builder = FleetBuilder::new(fleet)
         .region("ap-northeast-1")
         .validity("365d", "30d")
-        .default("policies: [telemetry]")
-        .policy(
-            "telemetry",
-            "[{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}]",
-        )
+        .default(&format!("policies: [{}]", names.join(", ")))
         .lifecycle("max_destructive_changes: 10")
-        .include("devices/*.yaml")
-        .write(dir);
+        .include("devices/*.yaml");
+    for name in &names {
+        builder = builder.policy(
+            name,
+            "[{Effect: Allow, Action: [\"iot:Connect\"], Resource: \"*\"}]",
+        );
+    }
+    builder.write(dir);
     // Large fleets split their device lists over include files.
     let names: Vec<String> = (0..devices).map(|i| format!("dev-{i:06}")).collect();
     write_device_lists(dir, &names, 5000);
@@ -135,10 +143,12 @@ fn unpaced() -> Vec<String> {
 // ---- 1. steady-state plan --------------------------------------------------
 
 fn bench_plan(devices: usize) {
+    let policies = env_usize("FLEETCERT_BENCH_POLICIES", 2);
+    let others = env_usize("FLEETCERT_BENCH_OTHER_THINGS", 50_000);
     let emulator = Emulator::start(&["--quotas", "off"]);
     let account = Account::new(&emulator);
     let dir = tempfile::tempdir().expect("tempdir");
-    write_fleet(dir.path(), "bench-plan", devices);
+    write_fleet(dir.path(), "bench-plan", devices, policies);
     println!("building a {devices}-device fleet (quotas off, pacing lifted)...");
     let mut apply = account.fleetcert(dir.path());
     apply
@@ -146,50 +156,119 @@ fn bench_plan(devices: usize) {
         .args(unpaced());
     let (built, _) = run(apply, "building the fleet");
     println!("  built in {:.1}s", built.as_secs_f64());
+    // Other systems' things in the same account: a plan must not pay for them.
+    emulator.control(
+        "POST",
+        "iot/seed-things",
+        Some(serde_json::json!({
+            "account": account.id, "region": account.region,
+            "count": others, "attributes": {"owner": "erp"},
+        })),
+    );
 
     emulator.control(
         "POST",
         "config",
         Some(serde_json::json!({"quotas": "aws", "latency_ms": 20})),
     );
-    // The full mode reads every certificate one by one at fleetcert's
-    // default DescribeCertificate rate (5/s): over half an hour for 10,000
-    // devices, so it runs only when asked (FLEETCERT_BENCH_FULL=1).
-    let mut modes = vec![("recorded", vec![])];
+    let bulk = (2 + policies) * devices / 250;
+    let recorded = steady_plan(&emulator, &account, dir.path(), &["plan"]);
+    let budget = bulk + 20;
+    print_calls(
+        &format!(
+            "[1] steady-state plan, {devices} devices, {policies} policies, {others} other things, \
+             default read mode"
+        ),
+        &recorded,
+        budget,
+    );
+    let per_device: Vec<_> = recorded
+        .calls
+        .iter()
+        .filter(|(_, n)| **n as usize >= devices / 2)
+        .collect();
+    assert!(per_device.is_empty(), "per-device calls: {per_device:?}");
+    assert!(recorded.total <= budget as u64, "over the call budget");
+
+    // drift reads each fleet thing's principals: N calls at fleetcert's
+    // ListThingPrincipals rate would take over half an hour, so its calls
+    // are counted with quotas off and pacing lifted.
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"quotas": "off", "latency_ms": 0})),
+    );
+    let mut drift_args = vec!["drift".to_string()];
+    drift_args.extend(unpaced());
+    let drift_args: Vec<&str> = drift_args.iter().map(String::as_str).collect();
+    let drift = steady_plan(&emulator, &account, dir.path(), &drift_args);
+    let budget = devices + bulk + 20;
+    print_calls(
+        &format!("[1] drift, {devices} devices, {policies} policies (quotas off)"),
+        &drift,
+        budget,
+    );
+    assert!(drift.total <= budget as u64, "over the call budget");
+    // The full mode costs what drift costs (FLEETCERT_BENCH_FULL=1).
     if std::env::var("FLEETCERT_BENCH_FULL").is_ok_and(|v| v == "1") {
-        modes.push(("full", vec!["--refresh", "full"]));
+        let mut args = vec!["plan".to_string(), "--refresh".into(), "full".into()];
+        args.extend(unpaced());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let full = steady_plan(&emulator, &account, dir.path(), &args);
+        print_calls("[1] plan --refresh=full (quotas off)", &full, budget);
     }
-    for (mode, args) in modes {
-        emulator.control("POST", "counters/reset", None);
-        let mut plan = account.fleetcert(dir.path());
-        plan.args(["plan", "--detailed-exitcode"]).args(&args);
-        let started = Instant::now();
-        let out = plan.output().expect("plan");
-        let elapsed = started.elapsed();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "the steady-state plan shows changes or failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let counts = account.counters();
-        let calls: u64 = counts.values().sum();
-        let budget = devices / 100 + 50;
-        println!(
-            "[1] steady-state plan, {devices} devices, --refresh={mode}: {calls} API calls \
-             (target in the default mode: <= {budget}), {:.2}s wall, {} throttled",
-            elapsed.as_secs_f64(),
-            account.throttled()
-        );
-        let mut top: Vec<_> = counts.iter().collect();
-        top.sort_by(|a, b| b.1.cmp(a.1));
-        let top: Vec<String> = top
-            .iter()
-            .take(6)
-            .map(|(op, n)| format!("{op} {n}"))
-            .collect();
-        println!("    {}", top.join(", "));
+}
+
+/// One read-only run's API calls and wall time.
+struct Calls {
+    total: u64,
+    calls: std::collections::BTreeMap<String, u64>,
+    wall: Duration,
+    throttled: u64,
+}
+
+/// Run `args` (a steady-state plan or drift: exit 0) and count its calls.
+fn steady_plan(emulator: &Emulator, account: &Account, dir: &Path, args: &[&str]) -> Calls {
+    emulator.control("POST", "counters/reset", None);
+    let mut command = account.fleetcert(dir);
+    command.args(args);
+    if args[0] == "plan" {
+        command.arg("--detailed-exitcode");
     }
+    let started = Instant::now();
+    let out = command.output().expect("fleetcert");
+    let wall = started.elapsed();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?} shows changes or failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = account.counters();
+    Calls {
+        total: calls.values().sum(),
+        calls,
+        wall,
+        throttled: account.throttled(),
+    }
+}
+
+fn print_calls(what: &str, calls: &Calls, budget: usize) {
+    println!(
+        "{what}: {} API calls (target <= {budget}), {:.2}s wall, {} throttled",
+        calls.total,
+        calls.wall.as_secs_f64(),
+        calls.throttled
+    );
+    let mut top: Vec<_> = calls.calls.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1));
+    let top: Vec<String> = top
+        .iter()
+        .take(8)
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect();
+    println!("    {}", top.join(", "));
 }
 
 // ---- 2. apply creating devices ---------------------------------------------
@@ -198,7 +277,7 @@ fn bench_apply(devices: usize) {
     let emulator = Emulator::start(&["--quotas", "aws", "--latency-ms", "20"]);
     let account = Account::new(&emulator);
     let dir = tempfile::tempdir().expect("tempdir");
-    write_fleet(dir.path(), "bench-apply", devices);
+    write_fleet(dir.path(), "bench-apply", devices, 1);
     let mut apply = account.fleetcert(dir.path());
     apply.args(["apply", "--auto-approve", "--quiet"]);
     let (elapsed, _) = run(apply, "apply");
@@ -227,7 +306,7 @@ fn bench_apply(devices: usize) {
 
 fn bench_planner(devices: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
-    write_fleet(dir.path(), "bench-planner", devices);
+    write_fleet(dir.path(), "bench-planner", devices, 1);
     let spec = fleetcert::spec::load(&dir.path().join("fleet.yaml"))
         .unwrap_or_else(|e| panic!("spec: {}", e.render(false)));
     let now = jiff::Timestamp::now().as_second();
