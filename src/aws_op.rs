@@ -29,6 +29,8 @@ pub enum Service {
     AcmPca,
     /// AWS IoT Core.
     Iot,
+    /// AWS Secrets Manager (device bundles, `output.secrets_manager`).
+    SecretsManager,
 }
 
 impl Service {
@@ -39,6 +41,7 @@ impl Service {
         match self {
             Service::AcmPca => "acm-pca",
             Service::Iot => "iot",
+            Service::SecretsManager => "secretsmanager",
         }
     }
 }
@@ -47,7 +50,7 @@ impl Service {
 /// default quota. The name and the IAM action are built from the service's
 /// prefix and the variant's identifier, so they cannot drift apart.
 macro_rules! aws_ops {
-    ($( $service:ident $variant:ident = $quota:literal, )*) => {
+    ($( $service:ident $variant:ident = $quota:literal $(=> $op:literal)?, )*) => {
         /// One AWS operation fleetcert calls. Serialized, parsed and shown
         /// as its name, e.g. `iot:RegisterCertificate`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -69,7 +72,7 @@ macro_rules! aws_ops {
             /// `service:Operation`, e.g. `iot:RegisterCertificate`.
             pub const fn name(self) -> &'static str {
                 match self {
-                    $( AwsOp::$variant => aws_ops!(@name $service $variant), )*
+                    $( AwsOp::$variant => aws_ops!(@name $service $variant $($op)?), )*
                 }
             }
 
@@ -83,6 +86,9 @@ macro_rules! aws_ops {
     };
     (@name AcmPca $variant:ident) => { concat!("acm-pca:", stringify!($variant)) };
     (@name Iot $variant:ident) => { concat!("iot:", stringify!($variant)) };
+    (@name SecretsManager $variant:ident) => { concat!("secretsmanager:", stringify!($variant)) };
+    // An operation whose name another service's variant already has.
+    (@name SecretsManager $variant:ident $op:literal) => { concat!("secretsmanager:", $op) };
 }
 
 aws_ops! {
@@ -137,6 +143,17 @@ aws_ops! {
     Iot CreateThingType = 15,
     Iot TagResource = 10,
     Iot ListTagsForResource = 10,
+    // ---- AWS Secrets Manager ("AWS Secrets Manager quotas",
+    // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html:
+    // DescribeSecret and GetSecretValue 10,000 combined; the other calls here 50) ----
+    SecretsManager CreateSecret = 50,
+    SecretsManager PutSecretValue = 50,
+    SecretsManager GetSecretValue = 10000,
+    SecretsManager UpdateSecretVersionStage = 50,
+    SecretsManager DeleteSecret = 50,
+    SecretsManager ListSecrets = 50,
+    SecretsManager TagSecret = 50 => "TagResource",
+    SecretsManager UntagSecret = 50 => "UntagResource",
 }
 
 impl AwsOp {

@@ -35,6 +35,7 @@ pub struct FleetBuilder {
     policies: Vec<(String, String)>,
     devices: Vec<String>,
     lifecycle: Vec<String>,
+    output: Option<String>,
     files: Vec<(PathBuf, String)>,
 }
 
@@ -56,8 +57,15 @@ impl FleetBuilder {
             policies: Vec::new(),
             devices: Vec::new(),
             lifecycle: Vec::new(),
+            output: None,
             files: Vec::new(),
         }
+    }
+
+    /// The `output:` block's one line, e.g. `secrets_manager: {}`.
+    pub fn output(mut self, line: &str) -> Self {
+        self.output = Some(line.to_string());
+        self
     }
 
     pub fn region(mut self, region: &str) -> Self {
@@ -183,6 +191,9 @@ impl FleetBuilder {
             for line in &self.lifecycle {
                 let _ = writeln!(yaml, "  {line}");
             }
+        }
+        if let Some(line) = &self.output {
+            let _ = writeln!(yaml, "output:\n  {line}");
         }
         yaml
     }

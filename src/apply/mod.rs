@@ -8,6 +8,7 @@
 //! The executor takes the plan, the AWS client and a progress sink, nothing
 //! else: every value comes from the plan's operations (plan/operation.rs).
 
+pub mod bundle;
 mod context;
 mod error;
 pub mod files;

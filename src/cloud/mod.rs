@@ -10,7 +10,9 @@ mod ops;
 pub mod pacing;
 mod read;
 
-pub use ops::{IssuedCertificate, Registration};
+pub use ops::{
+    CERTIFICATE_TAG, IssuedCertificate, PENDING_STAGE, PENDING_TAG, Registration, StoredSecret,
+};
 pub use pacing::{DEFAULT_SHARE, Pacer, default_rate};
 pub use read::{CaLookup, Refresh};
 
@@ -168,6 +170,7 @@ pub struct CloudSettings {
 pub struct Cloud {
     pca: aws_sdk_acmpca::Client,
     iot: aws_sdk_iot::Client,
+    secrets: aws_sdk_secretsmanager::Client,
     region: String,
     /// The endpoint the SDK resolved (a flag, `AWS_ENDPOINT_URL`, or a
     /// profile's `endpoint_url`), if any.
@@ -210,6 +213,7 @@ impl Cloud {
         Ok(Self {
             pca: aws_sdk_acmpca::Client::new(&config),
             iot: aws_sdk_iot::Client::new(&config),
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
             region,
             endpoint_url: config.endpoint_url().map(str::to_owned),
             pacer: Arc::new(Pacer::default()),

@@ -154,7 +154,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
     }
     // Refuse a planted key or device directory before the lock (a write
     // to AWS); read again under the lock for the plan.
-    common::pending_keys(&spec)?;
+    common::check_output(&spec)?;
     let runtime = common::runtime()?;
     runtime.block_on(async {
         let cloud = common::connect(&args.aws, &spec)
@@ -166,7 +166,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
             let options = PlanOptions {
                 now: jiff::Timestamp::now().as_second(),
                 replace,
-                pending_keys: common::pending_keys(&spec)?,
+                pending_keys: common::pending_keys(&spec, &live)?,
             };
             let plan = diff(&spec, &live, &options)
                 .map_err(|errors| common::plan_errors(errors, printer))?;
@@ -215,7 +215,7 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
             &changes
         ));
     }
-    common::pending_keys(&spec)?;
+    common::check_output(&spec)?;
     let runtime = common::runtime()?;
     runtime.block_on(async {
         // Read the way the plan was read, or the fingerprints cannot match.
@@ -260,7 +260,7 @@ async fn derive_saved(
     let options = PlanOptions {
         now: saved.plan.at,
         replace: BTreeSet::new(),
-        pending_keys: common::pending_keys(spec)?,
+        pending_keys: common::pending_keys(spec, &live)?,
     };
     let plan =
         diff(spec, &live, &options).map_err(|errors| common::plan_errors(errors, printer))?;

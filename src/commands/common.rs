@@ -7,7 +7,7 @@ use crate::cli::AwsArgs;
 use crate::cloud::{CaLookup, Cloud, CloudSettings};
 use crate::live::LiveState;
 use crate::printer::Printer;
-use crate::spec::{CaSpec, DeviceKey, Spec};
+use crate::spec::{CaSpec, DeviceKey, Output, Spec};
 
 /// A failure already shown to the user; the command exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -63,20 +63,44 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
     let policies: BTreeSet<String> = spec.policies.keys().cloned().collect();
     let things: BTreeSet<String> = spec.devices.keys().cloned().collect();
     let thing_types: BTreeSet<String> = spec.thing_types.keys().cloned().collect();
-    Ok(cloud
+    let mut live = cloud
         .read_live(&spec.fleet, &lookup, &policies, &things, &thing_types)
-        .await?)
+        .await?;
+    if matches!(spec.output, Output::SecretsManager { .. }) {
+        live.bundles = cloud.read_bundles(&spec.fleet).await?;
+    }
+    Ok(live)
 }
 
 /// The generated keys an interrupted apply left pending (see
-/// `PlanOptions::pending_keys`), after checking that no device directory
-/// is a symlink or another user's.
-pub fn pending_keys(spec: &Spec) -> Result<BTreeMap<String, String>, crate::pki::keys::KeyError> {
+/// `PlanOptions::pending_keys`): in the device directories, after checking
+/// that none is a symlink or another user's, or, with a secret store, as the
+/// bundles' tags in `live` say.
+pub fn pending_keys(
+    spec: &Spec,
+    live: &LiveState,
+) -> Result<BTreeMap<String, String>, crate::pki::keys::KeyError> {
+    let Some(dir) = spec.output.dir() else {
+        return Ok(spec
+            .devices
+            .values()
+            .filter(|d| matches!(d.key, DeviceKey::Generated))
+            .filter_map(|d| {
+                let sha = live.bundles.get(&d.name)?.pending_key_sha256.clone()?;
+                Some((d.name.clone(), sha))
+            })
+            .collect());
+    };
     let devices = spec
         .devices
         .values()
         .map(|d| (d.name.as_str(), matches!(d.key, DeviceKey::Generated)));
-    crate::apply::files::pending_keys(&spec.output_dir, devices)
+    crate::apply::files::pending_keys(dir, devices)
+}
+
+/// Refuse a planted key or device directory before anything reaches AWS.
+pub fn check_output(spec: &Spec) -> Result<(), crate::pki::keys::KeyError> {
+    pending_keys(spec, &LiveState::default()).map(|_| ())
 }
 
 /// An AWS endpoint refused because it is plain http to a host that is not

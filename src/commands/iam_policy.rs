@@ -23,7 +23,7 @@ use crate::aws_op::AwsOp;
 use crate::cli::{IamMode, IamPolicyArgs};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
-use crate::spec::{CaSpec, Spec};
+use crate::spec::{CaSpec, Output, Spec};
 
 use super::common;
 
@@ -71,7 +71,9 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
     policy.fleet_ca_reads();
     policy.iot_reads();
     policy.lock_read();
+    policy.bundle_reads();
     if mode == IamMode::Apply {
+        policy.bundle_writes();
         policy.unscoped_writes();
         policy.fleet_ca_issuance();
         policy.certificate_updates();
@@ -97,12 +99,22 @@ struct PolicyBuilder<'a> {
 /// One `Allow` statement's actions and resources.
 struct Allow {
     actions: Vec<AwsOp>,
+    /// IAM actions fleetcert needs without calling them itself (KMS, which
+    /// Secrets Manager calls as the caller).
+    implied: Vec<&'static str>,
     resources: Vec<String>,
 }
 
 impl PolicyBuilder<'_> {
     fn allow(&mut self, sid: &'static str, actions: Vec<AwsOp>, resources: Vec<String>) {
-        self.statements.insert(sid, Allow { actions, resources });
+        self.statements.insert(
+            sid,
+            Allow {
+                actions,
+                implied: Vec::new(),
+                resources,
+            },
+        );
     }
 
     fn iot(&self, resource: &str) -> String {
@@ -338,15 +350,77 @@ impl PolicyBuilder<'_> {
         );
     }
 
+    /// Plans read the fleet's bundles from one listing (ListSecrets names
+    /// no resource type: Service Authorization Reference, Secrets Manager).
+    fn bundle_reads(&mut self) {
+        if matches!(self.spec.output, Output::SecretsManager { .. }) {
+            self.allow("ListBundles", vec![AwsOp::ListSecrets], vec!["*".into()]);
+        }
+    }
+
+    /// The fleet's secrets, `fleetcert/<fleet>/*` (Secrets Manager appends
+    /// six random characters to a secret's ARN, which the `*` covers), and
+    /// the KMS key that encrypts them: Secrets Manager uses it as the
+    /// caller, who needs kms:GenerateDataKey to write and kms:Decrypt to read
+    /// ("Secret encryption and decryption in AWS Secrets Manager").
+    fn bundle_writes(&mut self) {
+        let Output::SecretsManager { kms_key_id, .. } = &self.spec.output else {
+            return;
+        };
+        let secrets = format!(
+            "arn:aws:secretsmanager:{}:{}:secret:{}*",
+            self.region,
+            self.account,
+            crate::spec::secret_name(&self.spec.fleet, "")
+        );
+        self.allow(
+            "WriteBundles",
+            vec![
+                AwsOp::CreateSecret,
+                AwsOp::DeleteSecret,
+                AwsOp::GetSecretValue,
+                AwsOp::PutSecretValue,
+                AwsOp::TagSecret,
+                AwsOp::UntagSecret,
+                AwsOp::UpdateSecretVersionStage,
+            ],
+            vec![secrets],
+        );
+        if let Some(key) = kms_key_id {
+            // An alias or bare id names no ARN IAM can match exactly.
+            let resource = if key.starts_with("arn:") {
+                key.clone()
+            } else {
+                format!("arn:aws:kms:{}:{}:key/*", self.region, self.account)
+            };
+            self.statements.insert(
+                "UseBundleKey",
+                Allow {
+                    actions: Vec::new(),
+                    implied: vec!["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources: vec![resource],
+                },
+            );
+        }
+    }
+
     fn document(self) -> Value {
         let statements: Vec<Value> = self
             .statements
             .into_iter()
+            // IAM refuses a statement with no resource (a spec without
+            // policies names none to create).
+            .filter(|(_, allow)| !allow.resources.is_empty())
             .map(|(sid, allow)| {
                 json!({
                     "Sid": sid,
                     "Effect": "Allow",
-                    "Action": allow.actions.iter().map(|op| op.iam_action()).collect::<Vec<_>>(),
+                    "Action": allow
+                        .actions
+                        .iter()
+                        .map(|op| op.iam_action())
+                        .chain(allow.implied.iter().copied())
+                        .collect::<Vec<_>>(),
                     "Resource": allow.resources,
                 })
             })

@@ -26,7 +26,7 @@ pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         &live,
         &PlanOptions {
             now,
-            pending_keys: common::pending_keys(&spec)?,
+            pending_keys: common::pending_keys(&spec, &live)?,
             ..PlanOptions::default()
         },
     )

@@ -146,6 +146,21 @@ pub struct LiveState {
     /// version, a damaged entry): their certificates were read in full.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub unreadable_records: BTreeSet<String>,
+    /// The fleet's device bundles in a secret store, by device (read only
+    /// when the spec's output is one).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bundles: BTreeMap<String, LiveBundle>,
+}
+
+/// A device's bundle in a secret store, as its tags describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct LiveBundle {
+    /// The certificate in the current version, if one was written.
+    pub certificate_id: Option<String>,
+    /// The public-key SHA-256 of a generated key waiting for its certificate.
+    pub pending_key_sha256: Option<String>,
+    /// Scheduled for deletion.
+    pub deleted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -123,6 +123,26 @@ impl DeviceKey {
         Ok(Self { pair })
     }
 
+    /// The key as PKCS#8 PEM, in memory that is zeroized on drop.
+    pub fn pem(&self) -> Zeroizing<String> {
+        Zeroizing::new(self.pair.serialize_pem())
+    }
+
+    /// A P-256 key from PKCS#8 PEM text (`about` names it in errors).
+    pub fn from_pem(text: &str, about: &str) -> Result<Self, KeyError> {
+        let pair = KeyPair::from_pem(text).map_err(|e| KeyError::BadKey {
+            path: about.to_string(),
+            reason: e.to_string(),
+        })?;
+        if pair.algorithm() != &PKCS_ECDSA_P256_SHA256 {
+            return Err(KeyError::BadKey {
+                path: about.to_string(),
+                reason: "the key is not ECDSA P-256".to_string(),
+            });
+        }
+        Ok(Self { pair })
+    }
+
     /// Write the key as PKCS#8 PEM with mode 0600 in a 0700 directory that
     /// is not a symlink, atomically and durably: a crash leaves either no
     /// file or the whole key.

@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 pub use address::{Address, BadAddress, SHORT_ID, short_id};
 pub use diff::{PlanError, PlanOptions, diff};
 pub use operation::{
-    CertRef, CertValidity, IdempotencyToken, KeyAlgorithm, KeyPlan, KeySource, Operation, PlanCa,
-    RevocationReason, SigningAlgorithm, Slot, Template, Verification, derive_token,
+    CertRef, CertValidity, Destination, IdempotencyToken, KeyAlgorithm, KeyPlan, KeySource,
+    Operation, PlanCa, RevocationReason, SigningAlgorithm, Slot, Template, Verification,
+    derive_token,
 };
 pub use reason::{Reason, ReasonCode};
 

@@ -58,6 +58,28 @@ pub enum Template {
     RootCa,
 }
 
+/// Where one device's bundle goes, as apply carries it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Destination {
+    /// Files under `<dir>/<device>/` on the machine that runs apply.
+    Dir { dir: PathBuf },
+    /// The Secrets Manager secret `name` (`fleetcert/<fleet>/<device>`).
+    SecretsManager {
+        name: String,
+        kms_key_id: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Destination::Dir { dir } => write!(f, "{}", dir.display()),
+            Destination::SecretsManager { name, .. } => write!(f, "Secrets Manager secret {name}"),
+        }
+    }
+}
+
 /// PCA's IdempotencyToken for an IssueCertificate. ACM PCA keeps a token for
 /// about five minutes (API reference, IssueCertificate, IdempotencyToken: "at
 /// most 36 characters"; "Idempotency tokens for IssueCertificate time out
@@ -247,10 +269,11 @@ pub enum Operation {
     DeleteThing {
         name: String,
     },
-    /// The key for the device's next certificate, under `dir/<device>/`.
+    /// The key for the device's next certificate, kept pending at
+    /// `destination` until its certificate is written out.
     GenerateKey {
         device: String,
-        dir: PathBuf,
+        destination: Destination,
         key: KeyPlan,
     },
     IssueCertificate {
@@ -302,12 +325,18 @@ pub enum Operation {
         id: String,
         arn: String,
     },
-    /// Write certificate.pem, chain.pem and connection details under
-    /// `dir/<device>/`; with `generated_key`, promote the pending key.
+    /// Write the device's bundle (certificate, chain, connection details)
+    /// to `destination`; with `generated_key`, promote the pending key into it.
     WriteDeviceFiles {
         device: String,
-        dir: PathBuf,
+        destination: Destination,
         generated_key: bool,
+    },
+    /// Delete a departed device's secret, restorable for `recovery_window_days`.
+    DeleteBundle {
+        device: String,
+        name: String,
+        recovery_window_days: u32,
     },
     /// Record on the thing the facts of its certificates (its `fleetcert`
     /// attribute, see marker.rs), so later plans need no call per certificate.
@@ -344,6 +373,7 @@ impl Operation {
             Self::DeleteCertificate { .. } => "delete_certificate",
             Self::LoadCertificate { .. } => "load_certificate",
             Self::WriteDeviceFiles { .. } => "write_device_files",
+            Self::DeleteBundle { .. } => "delete_bundle",
             Self::RecordFacts(_) => "record_facts",
         }
     }

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
 
-use super::{CertRef, KeyPlan, KeySource, Operation, Plan};
+use super::{CertRef, Destination, KeyPlan, KeySource, Operation, Plan};
 use crate::live::{
     CaStatus, CertStatus, LiveCa, LiveCertificate, LiveIotCa, LivePolicy, LiveState, LiveThing,
     OWNER_ATTRIBUTE, PolicyVersion,
@@ -103,10 +103,20 @@ fn step(world: &mut World, plan: &Plan, produced: &mut Produced, operation: &Ope
         Operation::WriteDeviceFiles {
             device,
             generated_key,
-            ..
+            destination,
         } => {
             if *generated_key {
                 world.pending_keys.remove(device);
+            }
+            if matches!(destination, Destination::SecretsManager { .. }) {
+                let bundle = live.bundles.entry(device.clone()).or_default();
+                bundle.certificate_id = produced.registered.as_ref().map(|(id, _)| id.clone());
+                bundle.pending_key_sha256 = None;
+            }
+        }
+        Operation::DeleteBundle { device, .. } => {
+            if let Some(bundle) = live.bundles.get_mut(device) {
+                bundle.deleted = true;
             }
         }
         _ => certificate_step(live, plan, produced, operation),

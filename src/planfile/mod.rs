@@ -41,7 +41,7 @@ pub const KIND: &str = "fleetcert-plan";
 /// The plan file format this build writes and reads. Bump it whenever the
 /// body changes incompatibly; an older fleetcert then refuses the file
 /// instead of misreading it.
-pub const FORMAT_VERSION: u64 = 2;
+pub const FORMAT_VERSION: u64 = 3;
 
 /// The body of a plan file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -337,9 +337,11 @@ mod tests {
     fn refuses_unknown_versions_and_edits() {
         let bytes = to_bytes(&sample());
         let text = String::from_utf8(bytes).unwrap();
-        let v2 = text.replacen("\"format_version\":2", "\"format_version\":3", 1);
+        let ours = format!("\"format_version\":{FORMAT_VERSION}");
+        let other = text.replacen(&ours, "\"format_version\":2", 1);
+        assert_ne!(other, text);
         assert!(matches!(
-            parse(Path::new("p"), v2.as_bytes()).unwrap_err(),
+            parse(Path::new("p"), other.as_bytes()).unwrap_err(),
             PlanFileError::UnknownVersion { .. }
         ));
         let edited = text.replacen("\"fleet\":\"f\"", "\"fleet\":\"g\"", 1);

@@ -64,8 +64,8 @@ pub struct Spec {
     /// Devices by name, defaults applied.
     pub devices: BTreeMap<String, DeviceSpec>,
     pub lifecycle: Lifecycle,
-    /// Where device files go: `output.dir` joined to the spec file's directory.
-    pub output_dir: PathBuf,
+    /// Where device bundles go.
+    pub output: Output,
     /// Requests per second by operation, each above 0 and at most the
     /// operation's AWS default quota.
     pub rate_limits: BTreeMap<AwsOp, f64>,
@@ -206,6 +206,35 @@ impl std::fmt::Display for SourceLocation {
             self.column
         )
     }
+}
+
+/// Where device bundles go (`output` in fleet.yaml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Output {
+    /// Files under `<dir>/<device>/`: `output.dir` joined to the spec
+    /// file's directory.
+    Dir { path: PathBuf },
+    /// One Secrets Manager secret per device.
+    SecretsManager {
+        kms_key_id: Option<String>,
+        recovery_window_days: u32,
+    },
+}
+
+impl Output {
+    /// The local directory, when bundles are files.
+    pub fn dir(&self) -> Option<&Path> {
+        match self {
+            Output::Dir { path } => Some(path),
+            Output::SecretsManager { .. } => None,
+        }
+    }
+}
+
+/// The Secrets Manager name of a device's bundle.
+pub fn secret_name(fleet: &str, device: &str) -> String {
+    format!("fleetcert/{fleet}/{device}")
 }
 
 /// What happens to certificates and things over time.

@@ -522,11 +522,30 @@ pub struct LifecycleFile {
     pub max_destructive_changes: Option<u32>,
 }
 
-/// Where device files are written.
+/// Where each device's bundle (certificate, chain, connection details and,
+/// for a key fleetcert generated, the private key) goes: a directory, or a
+/// secret store. At most one of `dir` and `secrets_manager`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputFile {
     /// A directory relative to fleet.yaml. Default `out`.
     #[serde(default)]
     pub dir: Option<Text>,
+    /// AWS Secrets Manager: one secret per device, `fleetcert/<fleet>/<device>`.
+    #[serde(default)]
+    pub secrets_manager: Option<Sp<SecretsManagerFile>>,
+}
+
+/// Device bundles in AWS Secrets Manager.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsManagerFile {
+    /// The KMS key that encrypts the secrets (id, ARN or `alias/...`).
+    /// Default: Secrets Manager's own key, `aws/secretsmanager`.
+    #[serde(default)]
+    pub kms_key_id: Option<Text>,
+    /// Days a removed device's secret can still be restored (7 to 30,
+    /// Secrets Manager's DeleteSecret RecoveryWindowInDays). Default 30.
+    #[serde(default)]
+    pub recovery_window_days: Option<Sp<u32>>,
 }

@@ -61,7 +61,7 @@ fn defaults_apply_and_devices_override() {
     assert_eq!(d2.revoked, Some(RevocationReason::Unspecified));
     assert!(spec.devices["d3"].source.file.ends_with("more/b.yaml"));
     assert_eq!(spec.lifecycle, Lifecycle::default());
-    assert_eq!(spec.output_dir, dir.path().join("out"));
+    assert_eq!(spec.output.dir(), Some(dir.path().join("out").as_path()));
     assert_eq!(spec.files.len(), 3);
     assert_eq!(
         spec.policies["p"].canonical,

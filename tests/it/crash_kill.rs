@@ -30,7 +30,7 @@ use crate::scale_common::{
 const KILL_AFTER_WRITES: [usize; 10] = [1, 3, 8, 15, 25, 35, 45, 55, 65, 75];
 
 /// The account's mutating requests so far, the apply lock's excluded.
-fn fleet_writes(account: &Account<'_>) -> usize {
+pub(crate) fn fleet_writes(account: &Account<'_>) -> usize {
     account
         .writes()
         .iter()
@@ -40,7 +40,12 @@ fn fleet_writes(account: &Account<'_>) -> usize {
 
 /// Wait until `child` has made `writes` more writes than `before`; false if
 /// it exited first.
-fn wait_for_writes(account: &Account<'_>, child: &mut Child, before: usize, writes: usize) -> bool {
+pub(crate) fn wait_for_writes(
+    account: &Account<'_>,
+    child: &mut Child,
+    before: usize,
+    writes: usize,
+) -> bool {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         if fleet_writes(account) >= before + writes {

@@ -469,3 +469,35 @@ fn a_policy_short_of_one_action_is_denied() {
         "{denied:#?}"
     );
 }
+
+/// With bundles in Secrets Manager, the printed policies add ListSecrets
+/// (plan) and the secret actions on `fleetcert/<fleet>/*` only (apply), and
+/// an apply and a plan run through as the printed policies.
+#[test]
+fn a_secrets_manager_fleet_runs_as_its_printed_policies() {
+    let account = Account::new(shared());
+    let fleet = FleetDir::with_spec(
+        &fleetcert::testkit::FleetBuilder::new("vaulted")
+            .validity("365d", "30d")
+            .output("secrets_manager: {}")
+            .device("dev-1")
+            .device("dev-2")
+            .yaml(),
+    );
+    let apply = printed_policy(&account, &fleet, "apply");
+    let text = apply.to_string();
+    assert!(
+        text.contains(&format!(":{}:secret:fleetcert/vaulted/*\"]", account.id)),
+        "{apply:#}"
+    );
+    assert!(text.contains("secretsmanager:PutSecretValue"), "{apply:#}");
+    hold(&account, &apply);
+    apply_converges(&account, &fleet, &[]);
+    hold(&account, &printed_policy(&account, &fleet, "plan"));
+    let plan = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(denied_count(&account), 0, "{:#?}", denials(&account));
+    release(&account);
+}

@@ -46,3 +46,4 @@ mod spec_corpus;
 mod spec_examples;
 mod spec_fixtures;
 mod spec_props;
+mod stores;

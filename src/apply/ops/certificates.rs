@@ -1,50 +1,66 @@
 //! Device certificates: the key, the issue, the registration, loading a
 //! registered certificate back.
 
-use std::path::Path;
-
-use super::{ApplyError, ChangeState, Context};
+use super::{ApplyError, ChangeState, Context, store};
 use crate::apply::files;
 use crate::pki::keys::DeviceKey;
 use crate::plan::{CertValidity, SigningAlgorithm};
-use crate::plan::{IdempotencyToken, KeyPlan, KeySource, Template};
+use crate::plan::{Destination, IdempotencyToken, KeyPlan, KeySource, Template};
 
-/// Make the key the plan asks for, or take the pending one it names.
-pub(super) fn generate_key(
+/// Make the key the plan asks for, or take the pending one it names, where
+/// the device's bundle goes.
+pub(super) async fn generate_key(
+    cx: &Context<'_>,
     state: &mut ChangeState,
     device: &str,
-    dir: &Path,
+    destination: &Destination,
     plan: &KeyPlan,
 ) -> Result<(), ApplyError> {
-    let path = files::pending_key_path(dir, device);
-    let key = match plan {
-        KeyPlan::ReusePending { public_key_sha256 } => {
+    let key = match (plan, destination) {
+        (KeyPlan::ReusePending { public_key_sha256 }, Destination::Dir { dir }) => {
+            let path = files::pending_key_path(dir, device);
             let key = DeviceKey::read(&path)
                 .map_err(|e| ApplyError::local(device, "PendingKeyRead", e))?;
-            let found = key.public_key_sha256();
-            if &found != public_key_sha256 {
-                return Err(ApplyError::invariant(
-                    device,
-                    "PendingKeyChanged",
-                    format!(
-                        "{} holds a key with public key sha256:{found}, not the sha256:{public_key_sha256} \
-                         the plan reuses; make the plan again",
-                        path.display()
-                    ),
-                ));
-            }
+            same_key(device, &path.display().to_string(), &key, public_key_sha256)?;
             key
         }
-        KeyPlan::New => {
+        (KeyPlan::ReusePending { public_key_sha256 }, Destination::SecretsManager { name, .. }) => {
+            let (key, _) = store::read_pending(cx, device, name).await?;
+            same_key(device, name, &key, public_key_sha256)?;
+            key
+        }
+        (KeyPlan::New, Destination::Dir { dir }) => {
             let key = DeviceKey::generate();
             // Written before the certificate is requested.
-            key.write(&path)
+            key.write(&files::pending_key_path(dir, device))
                 .map_err(|e| ApplyError::local(device, "KeyWrite", e))?;
+            key
+        }
+        (KeyPlan::New, Destination::SecretsManager { name, kms_key_id }) => {
+            let key = DeviceKey::generate();
+            // Stored before the certificate is requested.
+            store::store_pending(cx, name, kms_key_id.as_deref(), &key).await?;
             key
         }
     };
     state.key = Some(key);
     Ok(())
+}
+
+/// The pending key must be the one the plan reuses.
+fn same_key(device: &str, place: &str, key: &DeviceKey, planned: &str) -> Result<(), ApplyError> {
+    let found = key.public_key_sha256();
+    if found == planned {
+        return Ok(());
+    }
+    Err(ApplyError::invariant(
+        device,
+        "PendingKeyChanged",
+        format!(
+            "{place} holds a key with public key sha256:{found}, not the sha256:{planned} \
+             the plan reuses; make the plan again"
+        ),
+    ))
 }
 
 /// What IssueCertificate needs, from the plan.

@@ -1,18 +1,30 @@
 //! A device's files under `output.dir`.
 
-use std::path::Path;
-
-use super::{ApplyError, ChangeState, Context};
+use super::{ApplyError, ChangeState, Context, store};
 use crate::apply::files::DeviceFiles;
-use crate::plan::CertRef;
+use crate::plan::{CertRef, Destination};
 
 pub(super) async fn write(
     cx: &Context<'_>,
     state: &mut ChangeState,
     device: &str,
-    dir: &Path,
+    destination: &Destination,
     generated_key: bool,
 ) -> Result<(), ApplyError> {
+    let dir = match destination {
+        Destination::Dir { dir } => dir,
+        Destination::SecretsManager { name, kms_key_id } => {
+            return store::write_bundle(
+                cx,
+                state,
+                device,
+                name,
+                kms_key_id.as_deref(),
+                generated_key,
+            )
+            .await;
+        }
+    };
     let pem = state.issued_pem(device)?;
     let (id, _) = state.resolve(&CertRef::Issued)?;
     let endpoint = cx.endpoint().await?;

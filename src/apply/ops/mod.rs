@@ -5,6 +5,7 @@
 mod ca;
 mod certificates;
 mod files;
+mod store;
 mod things;
 
 use super::ApplyError;
@@ -38,7 +39,8 @@ pub(super) async fn run_operation(
         | Op::IssueCertificate { .. }
         | Op::RegisterCertificate { .. }
         | Op::LoadCertificate { .. }
-        | Op::WriteDeviceFiles { .. } => run_certificate(cx, state, operation).await,
+        | Op::WriteDeviceFiles { .. }
+        | Op::DeleteBundle { .. } => run_certificate(cx, state, operation).await,
         Op::AttachThing { .. }
         | Op::DetachThing { .. }
         | Op::AttachPolicy { .. }
@@ -187,7 +189,11 @@ async fn run_certificate(
 ) -> Result<(), ApplyError> {
     use Operation as Op;
     match operation {
-        Op::GenerateKey { device, dir, key } => certificates::generate_key(state, device, dir, key),
+        Op::GenerateKey {
+            device,
+            destination,
+            key,
+        } => certificates::generate_key(cx, state, device, destination, key).await,
         Op::IssueCertificate {
             device,
             key,
@@ -211,9 +217,14 @@ async fn run_certificate(
         Op::LoadCertificate { id, arn } => certificates::load(cx, state, id, arn).await,
         Op::WriteDeviceFiles {
             device,
-            dir,
+            destination,
             generated_key,
-        } => files::write(cx, state, device, dir, *generated_key).await,
+        } => files::write(cx, state, device, destination, *generated_key).await,
+        Op::DeleteBundle {
+            name,
+            recovery_window_days,
+            ..
+        } => Ok(cx.cloud.delete_secret(name, *recovery_window_days).await?),
         other => Err(misdispatched(other)),
     }
 }

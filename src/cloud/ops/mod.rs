@@ -4,10 +4,13 @@ mod certificates;
 mod pca;
 mod policies;
 mod registration;
+mod secrets;
 mod things;
 
 use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
+
+pub use secrets::{CERTIFICATE_TAG, PENDING_STAGE, PENDING_TAG, StoredSecret};
 
 use super::{Cloud, CloudError, failed};
 use crate::aws_op::AwsOp;

@@ -1,6 +1,7 @@
 //! Reading the live state: the fleet's CA, its IoT registration, policies,
 //! things and certificates, every list paginated.
 
+mod bundles;
 mod ca;
 mod certificates;
 mod policies;
@@ -119,6 +120,7 @@ impl Cloud {
             thing_types,
             markers,
             unreadable_records,
+            bundles: BTreeMap::new(),
         })
     }
 }

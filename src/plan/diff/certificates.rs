@@ -4,10 +4,10 @@
 use super::{PlanError, Planner, date, field, short};
 use crate::live::{CertStatus, LiveCertificate};
 use crate::plan::{
-    Action, Address, CertRef, Change, IdempotencyToken, KeyPlan, KeySource, Operation, Phase,
-    Reason, ReasonCode, Template,
+    Action, Address, CertRef, Change, Destination, IdempotencyToken, KeyPlan, KeySource, Operation,
+    Phase, Reason, ReasonCode, Template,
 };
-use crate::spec::{DeviceKey, DeviceSpec, Retire, RevocationReason};
+use crate::spec::{DeviceKey, DeviceSpec, Output, Retire, RevocationReason};
 
 impl Planner<'_> {
     /// Does `cert` carry the key the spec wants for `device`?
@@ -181,40 +181,98 @@ impl Planner<'_> {
     /// files. Write them now, or the key would never be promoted.
     fn plan_unwritten_files(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
         let name = device.name.as_str();
-        if !matches!(device.key, DeviceKey::Generated)
-            || self.options.pending_keys.get(name) != Some(&cert.public_key_sha256)
-        {
-            return;
-        }
+        let generated = matches!(device.key, DeviceKey::Generated);
+        let text =
+            if generated && self.options.pending_keys.get(name) == Some(&cert.public_key_sha256) {
+                format!(
+                    "certificate {} holds the key waiting in {}, but the device's bundle \
+                 was never written (an apply was interrupted)",
+                    short(&cert.id),
+                    match self.destination(name) {
+                        Destination::Dir { .. } => format!("{name}/pending-key.pem"),
+                        store => store.to_string(),
+                    }
+                )
+            } else if let Some(text) = self.outdated_bundle(name, generated, cert) {
+                text
+            } else {
+                return;
+            };
         self.push(Change {
             address: Address::Files(name.to_string()),
             device: Some(name.to_string()),
             action: Action::Create,
             phase: Phase::Devices,
-            reason: Reason::new(
-                ReasonCode::FilesNotWritten,
-                format!(
-                    "certificate {} holds the key waiting in {name}/pending-key.pem, but the device's files \
-                     were never written (an apply was interrupted)",
-                    short(&cert.id)
-                ),
-            ),
-            details: vec![field("certificate", None, Some(short(&cert.id).to_string()))],
+            reason: Reason::new(ReasonCode::FilesNotWritten, text),
+            details: vec![field(
+                "certificate",
+                None,
+                Some(short(&cert.id).to_string()),
+            )],
             operations: vec![
                 Operation::LoadCertificate {
                     id: cert.id.clone(),
                     arn: cert.arn.clone(),
                 },
-                self.write_files(name, true),
+                self.write_files(name, generated),
             ],
         });
+    }
+
+    /// Why a device's bundle in a secret store must be written again: it
+    /// is missing or holds another certificate than `cert`. Only a device
+    /// whose key is its own can be given a new bundle; for a generated key
+    /// that is not pending any more, the plan warns.
+    fn outdated_bundle(
+        &mut self,
+        name: &str,
+        generated: bool,
+        cert: &LiveCertificate,
+    ) -> Option<String> {
+        let destination @ Destination::SecretsManager { .. } = self.destination(name) else {
+            return None;
+        };
+        let held = self.live.bundles.get(name);
+        let held_id = held
+            .filter(|b| !b.deleted)
+            .and_then(|b| b.certificate_id.as_deref());
+        if held_id == Some(cert.id.as_str()) {
+            return None;
+        }
+        let what = match held_id {
+            Some(other) => format!("holds certificate {}", short(other)),
+            None => "is missing".to_string(),
+        };
+        if generated {
+            self.warnings.push(format!(
+                "device {name}: its bundle in {destination} {what}, not its certificate {}, \
+                 whose generated key is no longer pending; `apply --replace {name}` issues a new one",
+                short(&cert.id)
+            ));
+            return None;
+        }
+        Some(format!(
+            "the device's bundle in {destination} {what}, not its certificate {}",
+            short(&cert.id)
+        ))
     }
 
     fn write_files(&self, device: &str, generated_key: bool) -> Operation {
         Operation::WriteDeviceFiles {
             device: device.to_string(),
-            dir: self.spec.output_dir.clone(),
+            destination: self.destination(device),
             generated_key,
+        }
+    }
+
+    /// Where `device`'s bundle goes.
+    pub(super) fn destination(&self, device: &str) -> Destination {
+        match &self.spec.output {
+            Output::Dir { path } => Destination::Dir { dir: path.clone() },
+            Output::SecretsManager { kms_key_id, .. } => Destination::SecretsManager {
+                name: crate::spec::secret_name(self.fleet(), device),
+                kms_key_id: kms_key_id.clone(),
+            },
         }
     }
 
@@ -333,8 +391,12 @@ impl Planner<'_> {
             });
         }
         operations.push(self.write_files(name, !matches!(device.key, DeviceKey::Csr(_))));
-        let mut details = vec![
-            field("key", None, Some(key_text)),
+        let mut details = vec![field("key", None, Some(key_text))];
+        // Where the certificate (and a generated key) goes; never its content.
+        if let destination @ Destination::SecretsManager { .. } = self.destination(name) {
+            details.push(field("bundle", None, Some(destination.to_string())));
+        }
+        details.extend([
             field("validity", None, Some(device.validity.to_string())),
             field(
                 "policies",
@@ -348,7 +410,7 @@ impl Planner<'_> {
                         .join(", "),
                 ),
             ),
-        ];
+        ]);
         if let Some(old) = newest {
             details.insert(0, field("replaces", Some(short(&old.id).to_string()), None));
         }
@@ -460,7 +522,7 @@ impl Planner<'_> {
         };
         operations.push(Operation::GenerateKey {
             device: name.to_string(),
-            dir: self.spec.output_dir.clone(),
+            destination: self.destination(name),
             key: plan,
         });
         (KeySource::Generated, sha, text)

@@ -4,7 +4,7 @@
 use super::{Planner, short};
 use crate::live::{CertStatus, LiveCertificate};
 use crate::plan::{Action, Address, CertRef, Change, Operation, Phase, Reason, ReasonCode};
-use crate::spec::{OnRemoval, Retire, RevocationReason};
+use crate::spec::{OnRemoval, Output, Retire, RevocationReason};
 
 impl Planner<'_> {
     /// Certificates and things of devices that left the spec.
@@ -71,6 +71,51 @@ impl Planner<'_> {
             }
         }
         self.plan_departed_things();
+        self.plan_departed_bundles();
+    }
+
+    /// The secrets of devices that left the spec: deleted (restorable for
+    /// the recovery window) under `on_removal: revoke`, kept otherwise.
+    fn plan_departed_bundles(&mut self) {
+        let Output::SecretsManager {
+            recovery_window_days,
+            ..
+        } = self.spec.output
+        else {
+            return;
+        };
+        if self.spec.lifecycle.on_removal != OnRemoval::Revoke {
+            return;
+        }
+        let departed: Vec<String> = self
+            .live
+            .bundles
+            .iter()
+            .filter(|(device, bundle)| !bundle.deleted && !self.index.wanted(device))
+            .map(|(device, _)| device.clone())
+            .collect();
+        for device in departed {
+            let name = crate::spec::secret_name(self.fleet(), &device);
+            self.push(Change {
+                address: Address::Files(device.clone()),
+                device: Some(device.clone()),
+                action: Action::Delete,
+                phase: Phase::Cleanup,
+                reason: Reason::new(
+                    ReasonCode::DeviceRemoved,
+                    format!(
+                        "device {device} is no longer in the spec (lifecycle.on_removal: revoke): \
+                         its secret is deleted, restorable for {recovery_window_days} days"
+                    ),
+                ),
+                details: vec![],
+                operations: vec![Operation::DeleteBundle {
+                    device: device.clone(),
+                    name,
+                    recovery_window_days,
+                }],
+            });
+        }
     }
 
     /// The things of devices that left the spec, deleted under

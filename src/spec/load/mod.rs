@@ -25,7 +25,7 @@ use super::model::{
     DeviceFile, FleetFile, IncludeFile, IncludeList, Loc, OutputFile, PolicyFile, Sp, ThingTypeFile,
 };
 use super::types;
-use super::{CaSpec, CertValidity, DeviceSpec, Spec, SpecDuration};
+use super::{CaSpec, CertValidity, DeviceSpec, Output, Spec, SpecDuration};
 use crate::pki::csr::{CsrError, CsrInfo};
 
 type Text = Sp<String>;
@@ -215,7 +215,7 @@ impl Loader {
             .as_ref()
             .map(|l| self.lifecycle(f, &l.value))
             .unwrap_or_default();
-        let output_dir = self.output_dir(f, file.output.as_ref());
+        let output = self.output(f, file.output.as_ref());
         let rate_limits = self.rate_limits(f, &file.rate_limits);
 
         let (digest, files) = self.digest();
@@ -228,7 +228,7 @@ impl Loader {
             thing_types,
             devices,
             lifecycle,
-            output_dir,
+            output,
             rate_limits,
             digest,
             files,
@@ -344,6 +344,40 @@ impl Loader {
             attach: false,
             ..job
         }));
+    }
+
+    /// `output`: a secret store, or `output.dir` (`out` when not given).
+    fn output(&mut self, f: &Path, output: Option<&Sp<OutputFile>>) -> Output {
+        let Some(store) = output.and_then(|o| o.value.secrets_manager.as_ref()) else {
+            return Output::Dir {
+                path: self.output_dir(f, output),
+            };
+        };
+        if let Some(dir) = output.and_then(|o| o.value.dir.as_ref()) {
+            self.error(
+                f,
+                dir.loc,
+                "`output` names both `dir` and `secrets_manager`",
+                "bundles go to one place: keep `secrets_manager` (nothing secret on the runner's disk) or `dir`",
+            );
+        }
+        let days = match &store.value.recovery_window_days {
+            Some(days) if !(7..=30).contains(&days.value) => {
+                self.error(
+                    f,
+                    days.loc,
+                    format!("recovery_window_days is {}", days.value),
+                    "Secrets Manager keeps a deleted secret 7 to 30 days",
+                );
+                30
+            }
+            Some(days) => days.value,
+            None => 30,
+        };
+        Output::SecretsManager {
+            kms_key_id: store.value.kms_key_id.as_ref().map(|k| k.value.clone()),
+            recovery_window_days: days,
+        }
     }
 
     /// `output.dir`, relative to fleet.yaml (`out` when not given).

@@ -77,6 +77,17 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:CreateThingType": 15,
     "iot:TagResource": 10,
     "iot:ListTagsForResource": 10,
+    # AWS Secrets Manager quotas
+    # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html):
+    # DescribeSecret and GetSecretValue 10,000/s combined; the others 50/s
+    "secretsmanager:CreateSecret": 50,
+    "secretsmanager:PutSecretValue": 50,
+    "secretsmanager:GetSecretValue": 10000,
+    "secretsmanager:UpdateSecretVersionStage": 50,
+    "secretsmanager:DeleteSecret": 50,
+    "secretsmanager:ListSecrets": 50,
+    "secretsmanager:TagResource": 50,
+    "secretsmanager:UntagResource": 50,
 }
 
 

@@ -1,0 +1,205 @@
+//! Device bundles in AWS Secrets Manager (`output: {secrets_manager: {}}`):
+//! applied, killed mid-apply and re-applied, rotated and removed, each
+//! device's bundle holds its ACTIVE certificate and, for a generated key,
+//! the key that matches it, and no private key is ever on local disk.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
+
+use fleetcert::pki::{cert, keys::DeviceKey};
+use fleetcert::testkit::{CONNECT_STATEMENT, FleetBuilder};
+
+use crate::aws_check;
+use crate::crash_kill::{fleet_writes, wait_for_writes};
+use crate::emulator_flow::p256_csr;
+use crate::fleet_dir::run;
+use crate::harness::{Account, Emulator};
+
+const FLEET: &str = "vault";
+
+fn fleet(devices: usize) -> FleetBuilder {
+    let mut fleet = FleetBuilder::new(FLEET)
+        .validity("365d", "30d")
+        .default("policies: [connect]")
+        .policy("connect", CONNECT_STATEMENT)
+        .output("secrets_manager: {recovery_window_days: 7}")
+        .device_with_csr("csr-dev", &p256_csr("csr-dev"), &[]);
+    for i in 0..devices {
+        fleet = fleet.device(&format!("dev-{i:02}"));
+    }
+    fleet
+}
+
+/// Every file under `dir` that holds a private key.
+fn keys_on_disk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(&next).unwrap().flatten() {
+            let path = entry.path();
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .map(|b| String::from_utf8_lossy(&b).contains("PRIVATE KEY"))
+                .unwrap_or(false)
+            {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// fleetcert in `dir` with its own temporary directory, so a test can look
+/// at everything it may have written.
+fn fleetcert(account: &Account<'_>, dir: &Path, tmp: &Path) -> std::process::Command {
+    let mut command = account.fleetcert(dir);
+    command.env("TMPDIR", tmp);
+    command
+}
+
+async fn secret(
+    client: &aws_sdk_secretsmanager::Client,
+    device: &str,
+    stage: &str,
+) -> Option<serde_json::Value> {
+    let got = match client
+        .get_secret_value()
+        .secret_id(format!("fleetcert/{FLEET}/{device}"))
+        .version_stage(stage)
+        .send()
+        .await
+    {
+        Ok(got) => got,
+        Err(e) if e.code() == Some("ResourceNotFoundException") => return None,
+        Err(e) => panic!("GetSecretValue {device} {stage}: {e:?}"),
+    };
+    Some(serde_json::from_str(got.secret_string().unwrap()).unwrap())
+}
+
+/// Each device's current bundle holds its one ACTIVE certificate and, for
+/// a generated key, that certificate's key; no key is left pending.
+async fn check_bundles(account: &Account<'_>, devices: &[String]) {
+    let iot = account.iot().await;
+    let client = aws_sdk_secretsmanager::Client::new(&account.sdk_config().await);
+    for device in devices {
+        let state = aws_check::device(&iot, device).await.expect("the thing");
+        assert_eq!(state.active.len(), 1, "{device}: {:?}", state.statuses);
+        let (id, pem, _) = &state.active[0];
+        let bundle = secret(&client, device, "AWSCURRENT")
+            .await
+            .unwrap_or_else(|| panic!("{device}: no bundle"));
+        assert_eq!(bundle["certificate_id"], id.as_str(), "{device}");
+        assert_eq!(bundle["certificate_pem"], pem.as_str(), "{device}");
+        assert_eq!(bundle["thing_name"], device.as_str());
+        let key = bundle["private_key_pem"].as_str();
+        if device == "csr-dev" {
+            assert!(key.is_none(), "the device made its own key");
+        } else {
+            let key = DeviceKey::from_pem(key.expect("the generated key"), device).unwrap();
+            assert_eq!(
+                key.public_key_sha256(),
+                cert::parse_pem(pem).unwrap().public_key_sha256,
+                "{device}: the bundle's key is its certificate's"
+            );
+        }
+        assert!(
+            secret(&client, device, "FLEETCERT_PENDING").await.is_none(),
+            "{device}: a key is still pending"
+        );
+    }
+}
+
+#[test]
+fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() {
+    let emulator = Emulator::start(&[]);
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    fleet(12).write(dir.path());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    // Killed three times while writing, then run to the end.
+    for writes in [6, 25, 45] {
+        let before = fleet_writes(&account);
+        let mut child = fleetcert(&account, dir.path(), tmp.path())
+            .args(["apply", "--auto-approve", "--quiet"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let writing = wait_for_writes(&account, &mut child, before, writes);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(writing, "the apply ended before {writes} writes");
+        assert_eq!(keys_on_disk(dir.path()), Vec::<String>::new());
+        assert_eq!(keys_on_disk(tmp.path()), Vec::<String>::new());
+        // The killed run's lock is released by hand, as after a dead runner.
+        run(account.fleetcert(dir.path()).arg("force-unlock")).success();
+    }
+    let applied =
+        run(fleetcert(&account, dir.path(), tmp.path()).args(["apply", "--auto-approve"]));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    let mut devices: Vec<String> = (0..12).map(|i| format!("dev-{i:02}")).collect();
+    devices.push("csr-dev".into());
+    runtime.block_on(check_bundles(&account, &devices));
+    let again = run(account
+        .fleetcert(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+
+    // A rotation: the new bundle is current, the old one still readable.
+    let iot = runtime.block_on(account.iot());
+    let old = runtime
+        .block_on(aws_check::device(&iot, "dev-03"))
+        .unwrap()
+        .active[0]
+        .0
+        .clone();
+    let replaced = run(fleetcert(&account, dir.path(), tmp.path()).args([
+        "apply",
+        "--auto-approve",
+        "--replace",
+        "dev-03",
+    ]));
+    assert_eq!(replaced.code, 0, "{}{}", replaced.stdout, replaced.stderr);
+    assert!(
+        replaced
+            .stdout
+            .contains("Secrets Manager secret fleetcert/vault/dev-03"),
+        "the plan says where the bundle goes:\n{}",
+        replaced.stdout
+    );
+    let client = runtime
+        .block_on(async { aws_sdk_secretsmanager::Client::new(&account.sdk_config().await) });
+    let previous = runtime
+        .block_on(secret(&client, "dev-03", "AWSPREVIOUS"))
+        .expect("the previous bundle");
+    assert_eq!(previous["certificate_id"], old.as_str());
+    runtime.block_on(check_bundles(&account, &devices));
+    assert_eq!(keys_on_disk(dir.path()), Vec::<String>::new());
+    assert_eq!(keys_on_disk(tmp.path()), Vec::<String>::new());
+    assert!(!dir.path().join("out").exists(), "no output directory");
+
+    // A departed device's secret is deleted, restorable for 7 days.
+    fleet(11).write(dir.path());
+    let removed = run(account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(removed.code, 0, "{}{}", removed.stdout, removed.stderr);
+    let described = runtime
+        .block_on(
+            client
+                .describe_secret()
+                .secret_id("fleetcert/vault/dev-11")
+                .send(),
+        )
+        .unwrap();
+    assert!(described.deleted_date().is_some(), "{described:?}");
+    let settled = run(account
+        .fleetcert(dir.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(settled.code, 0, "{}{}", settled.stdout, settled.stderr);
+}
