@@ -45,6 +45,9 @@ pub enum Command {
     IamPolicy(IamPolicyArgs),
     /// Release the fleet's apply lock held by a run that died.
     ForceUnlock(ForceUnlockArgs),
+    /// Write one device's bundle from the secret store as files (the key 0600
+    /// in a 0700 directory), for a provisioning station.
+    Export(ExportArgs),
     /// Write a fleet.yaml (and policy files) for an existing IoT set-up whose
     /// CA is an ACM PCA CA; its first plan only adopts.
     Import(ImportArgs),
@@ -240,6 +243,20 @@ pub struct IamPolicyArgs {
     /// The region the ARNs name [default: the spec's region, else `*`].
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    /// The device whose bundle to write.
+    #[arg(long, value_name = "NAME")]
+    pub device: String,
+    /// The directory to write it to (made 0700; it must not be a symlink).
+    #[arg(long, value_name = "DIR")]
+    pub to: std::path::PathBuf,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -90,6 +90,9 @@ pub struct DeviceFiles<'a> {
     /// fleetcert made the key: promote the pending key (if it is still
     /// pending) and name private-key.pem in connection.json.
     pub generated_key: bool,
+    /// The key itself, written as private-key.pem (0600) instead of
+    /// promoting a pending one (`fleetcert export`, from a secret store).
+    pub key_pem: Option<&'a str>,
 }
 
 impl DeviceFiles<'_> {
@@ -110,7 +113,8 @@ impl DeviceFiles<'_> {
             certificate_id: self.certificate_id,
             certificate: "certificate.pem",
             chain: "chain.pem",
-            private_key: self.generated_key.then_some("private-key.pem"),
+            private_key: (self.generated_key || self.key_pem.is_some())
+                .then_some("private-key.pem"),
             server_root_ca: "AmazonRootCA1.pem",
         };
         let mut json = serde_json::to_string_pretty(&connection).expect("connection serializes");
@@ -118,7 +122,9 @@ impl DeviceFiles<'_> {
         dir.write_file("connection.json", json.as_bytes(), 0o644)?;
         // A re-run after a crash between the rename and the end of this
         // operation finds the key already promoted.
-        if self.generated_key && dir.entry(PENDING_KEY)?.is_some() {
+        if let Some(pem) = self.key_pem {
+            dir.write_file(PRIVATE_KEY, pem.as_bytes(), 0o600)?;
+        } else if self.generated_key && dir.entry(PENDING_KEY)?.is_some() {
             dir.rename(PENDING_KEY, PRIVATE_KEY)?;
         }
         Ok(())

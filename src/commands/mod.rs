@@ -12,6 +12,7 @@ use crate::printer::Printer;
 mod apply;
 mod common;
 mod drift;
+mod export;
 mod force_unlock;
 mod iam_policy;
 mod import;
@@ -44,6 +45,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         Command::IamPolicy(args) => iam_policy::iam_policy(&args, &printer),
         Command::ForceUnlock(args) => force_unlock::force_unlock(&args, &printer),
         Command::Import(args) => import::import(&args, &printer),
+        Command::Export(args) => export::export(&args, &printer),
     };
     match outcome {
         Ok(status) => status,

@@ -242,3 +242,67 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
         "mosquitto_pub was refused by MQTT, not by TLS: {client_said}"
     );
 }
+
+/// With bundles in Secrets Manager: nothing is written under `out/`;
+/// `fleetcert export` writes a device's bundle for a provisioning station,
+/// and the device connects with the certificate and key read back from the
+/// store.
+#[test]
+fn a_device_connects_with_its_bundle_exported_from_secrets_manager() {
+    let account = Account::new(shared());
+    let fleet = FleetDir::root_example();
+    fleet.edit("output:\n  dir: out\n", "output:\n  secrets_manager: {}\n");
+    apply_ok(&account, fleet.path());
+    assert!(!fleet.path().join("out").exists(), "nothing under out/");
+
+    let station = tempfile::tempdir().unwrap();
+    let exported = crate::fleet_dir::run(
+        account
+            .fleetcert(fleet.path())
+            .args(["export", "--device", "sensor-003", "--to"])
+            .arg(station.path()),
+    )
+    .success();
+    assert!(
+        exported.stdout.contains("Wrote sensor-003's bundle"),
+        "{}",
+        exported.stdout
+    );
+    assert!(!exported.stdout.contains("PRIVATE KEY"));
+    let device = station.path().join("sensor-003");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&device), 0o700);
+    assert_eq!(mode(&device.join("private-key.pem")), 0o600);
+
+    let tls = tempfile::tempdir().unwrap();
+    let server = make_pki(
+        tls.path(),
+        "server",
+        "Test Broker CA",
+        "localhost",
+        &["localhost", "127.0.0.1"],
+    );
+    let port = free_port();
+    let _broker = start_broker(tls.path(), port, &device.join("chain.pem"), &server);
+    let published = client(
+        port,
+        &server.ca_cert,
+        &device.join("certificate.pem"),
+        &device.join("private-key.pem"),
+        "sensor-003",
+    )
+    .args([
+        "-t",
+        "factory-a/sensor-003/telemetry",
+        "-m",
+        "from the store",
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        published.status.success(),
+        "the device could not publish with its exported bundle: {}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+}

@@ -37,6 +37,7 @@ pub(super) async fn write(
         ca_pem: &ca_pem,
         endpoint: &endpoint,
         generated_key,
+        key_pem: None,
     }
     .write()
     .map_err(|e| ApplyError::local(device, "WriteFiles", e))
