@@ -203,3 +203,66 @@ fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() 
         .args(["plan", "--detailed-exitcode"]));
     assert_eq!(settled.code, 0, "{}{}", settled.stdout, settled.stderr);
 }
+
+/// drift reports a bundle deleted by hand: a device whose key is its own
+/// gets it back from a plain apply; a generated key is gone with it, which
+/// drift says, with the way out (`apply --replace`).
+#[test]
+fn drift_reports_a_missing_bundle_and_apply_rewrites_what_it_can() {
+    let account = Account::new(crate::harness::shared());
+    let dir = tempfile::tempdir().unwrap();
+    fleet(2).write(dir.path());
+    let applied = run(account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+    assert_eq!(run(account.fleetcert(dir.path()).arg("drift")).code, 0);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = runtime
+        .block_on(async { aws_sdk_secretsmanager::Client::new(&account.sdk_config().await) });
+    for device in ["dev-00", "csr-dev"] {
+        runtime
+            .block_on(
+                client
+                    .delete_secret()
+                    .secret_id(format!("fleetcert/{FLEET}/{device}"))
+                    .force_delete_without_recovery(true)
+                    .send(),
+            )
+            .unwrap();
+    }
+    let drift = run(account
+        .fleetcert(dir.path())
+        .args(["drift", "--format", "json"]));
+    assert_eq!(drift.code, 2, "{}{}", drift.stdout, drift.stderr);
+    let report: serde_json::Value = serde_json::from_str(&drift.stdout).unwrap();
+    let items: Vec<(String, String)> = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["address"].as_str().unwrap().to_string(),
+                i["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        items.contains(&("device.dev-00.files".into(), "bundle_missing".into()))
+            && items.iter().any(|(a, _)| a == "device.csr-dev.files"),
+        "{items:?}"
+    );
+    let repaired = run(account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(repaired.code, 0, "{}{}", repaired.stdout, repaired.stderr);
+    runtime.block_on(check_bundles(&account, &["csr-dev".to_string()]));
+    let after = run(account.fleetcert(dir.path()).arg("drift"));
+    assert_eq!(after.code, 2, "{}", after.stdout);
+    assert!(
+        after.stdout.contains("apply --replace dev-00"),
+        "{}",
+        after.stdout
+    );
+}
