@@ -266,3 +266,88 @@ fn drift_reports_a_missing_bundle_and_apply_rewrites_what_it_can() {
         after.stdout
     );
 }
+
+/// `op` on the emulator's KMS as `account`, through boto3 in the emulator's
+/// venv (the suite has no KMS client of its own); prints the key ARN.
+fn kms(account: &Account<'_>, op: &str) -> String {
+    let script = format!(
+        "import boto3,sys\n\
+         k=boto3.client('kms',endpoint_url=sys.argv[1],region_name=sys.argv[2],\
+         aws_access_key_id=sys.argv[3],aws_secret_access_key='x')\n{op}"
+    );
+    let out = std::process::Command::new(
+        crate::harness::repo_root().join("tests/emulator/.venv/bin/python"),
+    )
+    .args([
+        "-c",
+        &script,
+        &account.emulator.endpoint(),
+        &account.region,
+        &account.id,
+    ])
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// A customer KMS key the caller may not use, or that is disabled: the
+/// change fails naming the AWS error, before any certificate is issued for
+/// a key that could not be stored; once the key is usable the fleet converges.
+#[test]
+fn a_kms_key_that_cannot_be_used_fails_the_change_clearly_and_issues_nothing() {
+    let emulator = Emulator::start(&[]);
+    let account = Account::new(&emulator);
+    let key = kms(&account, "print(k.create_key()['KeyMetadata']['Arn'])");
+    let dir = tempfile::tempdir().unwrap();
+    let spec = FleetBuilder::new(FLEET)
+        .validity("365d", "30d")
+        .output(&format!("secrets_manager: {{kms_key_id: \"{key}\"}}"))
+        .device("dev-00");
+    spec.write(dir.path());
+    let deny = serde_json::json!({"account": account.id, "key_id": key});
+
+    emulator.control("POST", "kms/deny", Some(deny.clone()));
+    let denied = run(account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(denied.code, 1, "{}{}", denied.stdout, denied.stderr);
+    assert!(
+        denied
+            .stdout
+            .contains("FAILED at secretsmanager:PutSecretValue")
+            && denied.stdout.contains("AccessDeniedException"),
+        "{}",
+        denied.stdout
+    );
+    let issued = account
+        .writes()
+        .iter()
+        .filter(|(op, _)| op == "acm-pca:IssueCertificate")
+        .count();
+    assert_eq!(issued, 1, "only the CA's own certificate was issued");
+    assert_eq!(keys_on_disk(dir.path()), Vec::<String>::new());
+
+    emulator.control("POST", "kms/deny/clear", Some(deny));
+    let applied = run(account
+        .fleetcert(dir.path())
+        .args(["apply", "--auto-approve"]));
+    assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
+
+    let key_id = key.rsplit('/').next().unwrap();
+    kms(&account, &format!("k.disable_key(KeyId='{key_id}')"));
+    let disabled =
+        run(account
+            .fleetcert(dir.path())
+            .args(["apply", "--auto-approve", "--replace", "dev-00"]));
+    assert_eq!(disabled.code, 1, "{}{}", disabled.stdout, disabled.stderr);
+    assert!(
+        disabled.stdout.contains("EncryptionFailure") && disabled.stdout.contains("disabled"),
+        "{}",
+        disabled.stdout
+    );
+}
