@@ -31,6 +31,8 @@ pub enum Service {
     Iot,
     /// AWS Secrets Manager (device bundles, `output.secrets_manager`).
     SecretsManager,
+    /// AWS Systems Manager Parameter Store (device bundles, `output.ssm`).
+    Ssm,
 }
 
 impl Service {
@@ -42,6 +44,7 @@ impl Service {
             Service::AcmPca => "acm-pca",
             Service::Iot => "iot",
             Service::SecretsManager => "secretsmanager",
+            Service::Ssm => "ssm",
         }
     }
 }
@@ -87,6 +90,7 @@ macro_rules! aws_ops {
     (@name AcmPca $variant:ident) => { concat!("acm-pca:", stringify!($variant)) };
     (@name Iot $variant:ident) => { concat!("iot:", stringify!($variant)) };
     (@name SecretsManager $variant:ident) => { concat!("secretsmanager:", stringify!($variant)) };
+    (@name Ssm $variant:ident) => { concat!("ssm:", stringify!($variant)) };
     // An operation whose name another service's variant already has.
     (@name SecretsManager $variant:ident $op:literal) => { concat!("secretsmanager:", $op) };
 }
@@ -154,6 +158,14 @@ aws_ops! {
     SecretsManager ListSecrets = 50,
     SecretsManager TagSecret = 50 => "TagResource",
     SecretsManager UntagSecret = 50 => "UntagResource",
+    // ---- SSM Parameter Store ("AWS Systems Manager endpoints and quotas"):
+    // GetParameter 40/s default throughput (shared with GetParameters and
+    // GetParametersByPath); the others are not published per operation and
+    // are taken low ----
+    Ssm GetParameter = 40,
+    Ssm PutParameter = 3,
+    Ssm DeleteParameter = 3,
+    Ssm DescribeParameters = 10,
 }
 
 impl AwsOp {

@@ -11,6 +11,13 @@ use super::files::AMAZON_ROOT_CA_1;
 pub const BUNDLE_FORMAT: &str = "fleetcert.device-bundle.v1";
 /// The pending-key format: a generated key waiting for its certificate.
 pub const PENDING_FORMAT: &str = "fleetcert.pending-key.v1";
+/// A new secret's first value, before the device has a bundle.
+pub const PLACEHOLDER_FORMAT: &str = "fleetcert.no-bundle-yet.v1";
+
+/// The first value of a device's new secret (it holds nothing secret).
+pub fn placeholder(device: &str) -> String {
+    serde_json::json!({"format": PLACEHOLDER_FORMAT, "device": device}).to_string()
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct Bundle {

@@ -171,6 +171,7 @@ pub struct Cloud {
     pca: aws_sdk_acmpca::Client,
     iot: aws_sdk_iot::Client,
     secrets: aws_sdk_secretsmanager::Client,
+    ssm: aws_sdk_ssm::Client,
     region: String,
     /// The endpoint the SDK resolved (a flag, `AWS_ENDPOINT_URL`, or a
     /// profile's `endpoint_url`), if any.
@@ -214,6 +215,7 @@ impl Cloud {
             pca: aws_sdk_acmpca::Client::new(&config),
             iot: aws_sdk_iot::Client::new(&config),
             secrets: aws_sdk_secretsmanager::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
             region,
             endpoint_url: config.endpoint_url().map(str::to_owned),
             pacer: Arc::new(Pacer::default()),

@@ -7,7 +7,7 @@ use crate::cli::AwsArgs;
 use crate::cloud::{CaLookup, Cloud, CloudSettings};
 use crate::live::LiveState;
 use crate::printer::Printer;
-use crate::spec::{CaSpec, DeviceKey, Output, Spec};
+use crate::spec::{CaSpec, DeviceKey, Spec};
 
 /// A failure already shown to the user; the command exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -66,9 +66,7 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
     let mut live = cloud
         .read_live(&spec.fleet, &lookup, &policies, &things, &thing_types)
         .await?;
-    if matches!(spec.output, Output::SecretsManager { .. }) {
-        live.bundles = cloud.read_bundles(&spec.fleet).await?;
-    }
+    live.bundles = cloud.read_bundles(&spec.fleet, &spec.output).await?;
     Ok(live)
 }
 

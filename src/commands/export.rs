@@ -6,7 +6,7 @@
 
 use anyhow::{Context, bail};
 
-use crate::apply::bundle::{BUNDLE_FORMAT, Bundle, PENDING_FORMAT};
+use crate::apply::bundle::{BUNDLE_FORMAT, Bundle, PENDING_FORMAT, PLACEHOLDER_FORMAT};
 use crate::apply::files::DeviceFiles;
 use crate::cli::ExportArgs;
 use crate::exit::ExitStatus;
@@ -17,7 +17,7 @@ use super::common;
 
 pub fn export(args: &ExportArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let spec = common::load_spec(&args.spec.file, printer)?;
-    if !matches!(spec.output, Output::SecretsManager { .. }) {
+    if spec.output.dir().is_some() {
         bail!(
             "{}: the fleet's bundles are files under output.dir, not in a secret store; nothing to export",
             args.spec.file.display()
@@ -30,13 +30,25 @@ pub fn export(args: &ExportArgs, printer: &Printer) -> anyhow::Result<ExitStatus
             args.spec.file.display()
         );
     }
-    let name = crate::spec::secret_name(&spec.fleet, &args.device);
+    let ssm = matches!(spec.output, Output::Ssm { .. });
+    let name = if ssm {
+        crate::spec::parameter_name(&spec.fleet, &args.device)
+    } else {
+        crate::spec::secret_name(&spec.fleet, &args.device)
+    };
     let runtime = common::runtime()?;
     let value = runtime.block_on(async {
         let cloud = common::connect(&args.aws, &spec).await?;
-        anyhow::Ok(cloud.secret_at_stage(&name, "AWSCURRENT").await?)
+        anyhow::Ok(if ssm {
+            cloud.get_parameter(&name).await?
+        } else {
+            cloud
+                .secret_at_stage(&name, "AWSCURRENT")
+                .await?
+                .map(|(text, _)| text)
+        })
     })?;
-    let Some((text, _)) = value else {
+    let Some(text) = value else {
         bail!("{name} does not exist: the device has no bundle yet; run apply");
     };
     let text = zeroize::Zeroizing::new(text);
@@ -44,7 +56,7 @@ pub fn export(args: &ExportArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         .ok()
         .and_then(|v| v["format"].as_str().map(str::to_string))
         .unwrap_or_default();
-    if format == PENDING_FORMAT {
+    if format == PENDING_FORMAT || format == PLACEHOLDER_FORMAT {
         bail!(
             "{name} holds only a pending key: the device's certificate is not registered yet; run apply"
         );

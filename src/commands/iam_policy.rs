@@ -74,6 +74,7 @@ pub fn policy(spec: &Spec, mode: IamMode, region: &str, account: &str, list_thin
     policy.bundle_reads();
     if mode == IamMode::Apply {
         policy.bundle_writes();
+        policy.parameter_writes();
         policy.unscoped_writes();
         policy.fleet_ca_issuance();
         policy.certificate_updates();
@@ -353,9 +354,64 @@ impl PolicyBuilder<'_> {
     /// Plans read the fleet's bundles from one listing (ListSecrets names
     /// no resource type: Service Authorization Reference, Secrets Manager).
     fn bundle_reads(&mut self) {
-        if matches!(self.spec.output, Output::SecretsManager { .. }) {
-            self.allow("ListBundles", vec![AwsOp::ListSecrets], vec!["*".into()]);
+        match self.spec.output {
+            Output::SecretsManager { .. } => {
+                self.allow("ListBundles", vec![AwsOp::ListSecrets], vec!["*".into()]);
+            }
+            // DescribeParameters names no resource type either.
+            Output::Ssm { .. } => {
+                self.allow(
+                    "ListBundles",
+                    vec![AwsOp::DescribeParameters],
+                    vec!["*".into()],
+                );
+            }
+            Output::Dir { .. } => {}
         }
+    }
+
+    /// The fleet's parameters, `/fleetcert/<fleet>/*` (a parameter ARN has
+    /// one slash after `parameter`), and the KMS key.
+    fn parameter_writes(&mut self) {
+        let Output::Ssm { kms_key_id } = &self.spec.output else {
+            return;
+        };
+        let parameters = format!(
+            "arn:aws:ssm:{}:{}:parameter{}*",
+            self.region,
+            self.account,
+            crate::spec::parameter_name(&self.spec.fleet, "")
+        );
+        self.allow(
+            "WriteBundles",
+            vec![
+                AwsOp::DeleteParameter,
+                AwsOp::GetParameter,
+                AwsOp::PutParameter,
+            ],
+            vec![parameters],
+        );
+        let kms_key_id = kms_key_id.clone();
+        self.bundle_key(kms_key_id.as_deref());
+    }
+
+    /// kms:GenerateDataKey to write and kms:Decrypt to read, on the named key.
+    fn bundle_key(&mut self, kms_key_id: Option<&str>) {
+        let Some(key) = kms_key_id else { return };
+        // An alias or bare id names no ARN IAM can match exactly.
+        let resource = if key.starts_with("arn:") {
+            key.to_string()
+        } else {
+            format!("arn:aws:kms:{}:{}:key/*", self.region, self.account)
+        };
+        self.statements.insert(
+            "UseBundleKey",
+            Allow {
+                actions: Vec::new(),
+                implied: vec!["kms:Decrypt", "kms:GenerateDataKey"],
+                resources: vec![resource],
+            },
+        );
     }
 
     /// The fleet's secrets, `fleetcert/<fleet>/*` (Secrets Manager appends
@@ -386,22 +442,8 @@ impl PolicyBuilder<'_> {
             ],
             vec![secrets],
         );
-        if let Some(key) = kms_key_id {
-            // An alias or bare id names no ARN IAM can match exactly.
-            let resource = if key.starts_with("arn:") {
-                key.clone()
-            } else {
-                format!("arn:aws:kms:{}:{}:key/*", self.region, self.account)
-            };
-            self.statements.insert(
-                "UseBundleKey",
-                Allow {
-                    actions: Vec::new(),
-                    implied: vec!["kms:Decrypt", "kms:GenerateDataKey"],
-                    resources: vec![resource],
-                },
-            );
-        }
+        let kms_key_id = kms_key_id.clone();
+        self.bundle_key(kms_key_id.as_deref());
     }
 
     fn document(self) -> Value {

@@ -589,9 +589,9 @@ fn bundle_drift(spec: &Spec, live: &LiveState, plan: &Plan) -> Vec<DriftItem> {
             kind: DriftKind::ChangedOutside,
             code: code.to_string(),
             text: format!(
-                "the bundle of device {name} in Secrets Manager secret {} {what}, not its ACTIVE certificate {}; \
+                "the bundle of device {name} in {} {what}, not its ACTIVE certificate {}; \
                  `apply --replace {name}` issues a new certificate and key",
-                crate::spec::secret_name(&spec.fleet, name),
+                bundle_place(spec, name),
                 short(&active.id)
             ),
             address,
@@ -600,4 +600,20 @@ fn bundle_drift(spec: &Spec, live: &LiveState, plan: &Plan) -> Vec<DriftItem> {
         });
     }
     items
+}
+
+/// Where a device's bundle is kept, in words.
+fn bundle_place(spec: &Spec, device: &str) -> String {
+    match &spec.output {
+        crate::spec::Output::Ssm { .. } => {
+            format!(
+                "SSM parameter {}",
+                crate::spec::parameter_name(&spec.fleet, device)
+            )
+        }
+        _ => format!(
+            "Secrets Manager secret {}",
+            crate::spec::secret_name(&spec.fleet, device)
+        ),
+    }
 }

@@ -69,6 +69,12 @@ pub enum Destination {
         name: String,
         kms_key_id: Option<String>,
     },
+    /// The SSM SecureString parameter `name` (`/fleetcert/<fleet>/<device>`;
+    /// a pending key waits in `<name>/pending-key`).
+    Ssm {
+        name: String,
+        kms_key_id: Option<String>,
+    },
 }
 
 impl std::fmt::Display for Destination {
@@ -76,6 +82,7 @@ impl std::fmt::Display for Destination {
         match self {
             Destination::Dir { dir } => write!(f, "{}", dir.display()),
             Destination::SecretsManager { name, .. } => write!(f, "Secrets Manager secret {name}"),
+            Destination::Ssm { name, .. } => write!(f, "SSM parameter {name}"),
         }
     }
 }
@@ -332,11 +339,12 @@ pub enum Operation {
         destination: Destination,
         generated_key: bool,
     },
-    /// Delete a departed device's secret, restorable for `recovery_window_days`.
+    /// Delete a departed device's bundle: a secret restorable for
+    /// `recovery_window_days`, or an SSM parameter (none: gone at once).
     DeleteBundle {
         device: String,
-        name: String,
-        recovery_window_days: u32,
+        destination: Destination,
+        recovery_window_days: Option<u32>,
     },
     /// Record on the thing the facts of its certificates (its `fleetcert`
     /// attribute, see marker.rs), so later plans need no call per certificate.

@@ -108,7 +108,7 @@ fn step(world: &mut World, plan: &Plan, produced: &mut Produced, operation: &Ope
             if *generated_key {
                 world.pending_keys.remove(device);
             }
-            if matches!(destination, Destination::SecretsManager { .. }) {
+            if !matches!(destination, Destination::Dir { .. }) {
                 let bundle = live.bundles.entry(device.clone()).or_default();
                 bundle.certificate_id = produced.registered.as_ref().map(|(id, _)| id.clone());
                 bundle.pending_key_sha256 = None;

@@ -220,6 +220,8 @@ pub enum Output {
         kms_key_id: Option<String>,
         recovery_window_days: u32,
     },
+    /// One SSM Parameter Store SecureString per device.
+    Ssm { kms_key_id: Option<String> },
 }
 
 impl Output {
@@ -227,7 +229,7 @@ impl Output {
     pub fn dir(&self) -> Option<&Path> {
         match self {
             Output::Dir { path } => Some(path),
-            Output::SecretsManager { .. } => None,
+            Output::SecretsManager { .. } | Output::Ssm { .. } => None,
         }
     }
 }
@@ -235,6 +237,11 @@ impl Output {
 /// The Secrets Manager name of a device's bundle.
 pub fn secret_name(fleet: &str, device: &str) -> String {
     format!("fleetcert/{fleet}/{device}")
+}
+
+/// The SSM parameter of a device's bundle.
+pub fn parameter_name(fleet: &str, device: &str) -> String {
+    format!("/fleetcert/{fleet}/{device}")
 }
 
 /// What happens to certificates and things over time.

@@ -524,7 +524,7 @@ pub struct LifecycleFile {
 
 /// Where each device's bundle (certificate, chain, connection details and,
 /// for a key fleetcert generated, the private key) goes: a directory, or a
-/// secret store. At most one of `dir` and `secrets_manager`.
+/// secret store. At most one of `dir`, `secrets_manager` and `ssm`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputFile {
@@ -534,6 +534,19 @@ pub struct OutputFile {
     /// AWS Secrets Manager: one secret per device, `fleetcert/<fleet>/<device>`.
     #[serde(default)]
     pub secrets_manager: Option<Sp<SecretsManagerFile>>,
+    /// SSM Parameter Store: one SecureString per device, `/fleetcert/<fleet>/<device>`.
+    #[serde(default)]
+    pub ssm: Option<Sp<SsmFile>>,
+}
+
+/// Device bundles in SSM Parameter Store.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsmFile {
+    /// The KMS key that encrypts the parameters (id, ARN or `alias/...`).
+    /// Default: Parameter Store's own key, `aws/ssm`.
+    #[serde(default)]
+    pub kms_key_id: Option<Text>,
 }
 
 /// Device bundles in AWS Secrets Manager.

@@ -470,16 +470,33 @@ fn a_policy_short_of_one_action_is_denied() {
     );
 }
 
-/// With bundles in Secrets Manager, the printed policies add ListSecrets
-/// (plan) and the secret actions on `fleetcert/<fleet>/*` only (apply), and
-/// an apply and a plan run through as the printed policies.
+/// With bundles in a secret store, the printed policies add the store's
+/// listing (plan) and its actions on the fleet's names only (apply), and an
+/// apply and a plan run through as the printed policies.
 #[test]
 fn a_secrets_manager_fleet_runs_as_its_printed_policies() {
+    runs_as_printed_policies(
+        "secrets_manager: {}",
+        ":secret:fleetcert/vaulted/*\"]",
+        "secretsmanager:PutSecretValue",
+    );
+}
+
+#[test]
+fn an_ssm_fleet_runs_as_its_printed_policies() {
+    runs_as_printed_policies(
+        "ssm: {}",
+        ":parameter/fleetcert/vaulted/*\"]",
+        "ssm:PutParameter",
+    );
+}
+
+fn runs_as_printed_policies(output: &str, resource: &str, action: &str) {
     let account = Account::new(shared());
     let fleet = FleetDir::with_spec(
         &fleetcert::testkit::FleetBuilder::new("vaulted")
             .validity("365d", "30d")
-            .output("secrets_manager: {}")
+            .output(output)
             .device("dev-1")
             .device("dev-2")
             .yaml(),
@@ -487,10 +504,10 @@ fn a_secrets_manager_fleet_runs_as_its_printed_policies() {
     let apply = printed_policy(&account, &fleet, "apply");
     let text = apply.to_string();
     assert!(
-        text.contains(&format!(":{}:secret:fleetcert/vaulted/*\"]", account.id)),
+        text.contains(&format!(":{}{resource}", account.id)),
         "{apply:#}"
     );
-    assert!(text.contains("secretsmanager:PutSecretValue"), "{apply:#}");
+    assert!(text.contains(action), "{apply:#}");
     hold(&account, &apply);
     apply_converges(&account, &fleet, &[]);
     hold(&account, &printed_policy(&account, &fleet, "plan"));

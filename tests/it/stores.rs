@@ -19,12 +19,98 @@ use crate::harness::{Account, Emulator};
 
 const FLEET: &str = "vault";
 
+/// The two secret stores a fleet's bundles can go to.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Store {
+    SecretsManager,
+    Ssm,
+}
+
+impl Store {
+    fn output(self) -> &'static str {
+        match self {
+            Store::SecretsManager => "secrets_manager: {recovery_window_days: 7}",
+            Store::Ssm => "ssm: {}",
+        }
+    }
+}
+
+/// Reads bundles back from a store, as the factory would.
+struct Reader {
+    store: Store,
+    secrets: aws_sdk_secretsmanager::Client,
+    ssm: aws_sdk_ssm::Client,
+}
+
+impl Reader {
+    async fn new(account: &Account<'_>, store: Store) -> Self {
+        let config = account.sdk_config().await;
+        Self {
+            store,
+            secrets: aws_sdk_secretsmanager::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+        }
+    }
+
+    /// The current bundle (`previous`: the one before it).
+    async fn bundle(&self, device: &str, previous: bool) -> Option<serde_json::Value> {
+        match self.store {
+            Store::SecretsManager => {
+                let stage = if previous {
+                    "AWSPREVIOUS"
+                } else {
+                    "AWSCURRENT"
+                };
+                secret(&self.secrets, device, stage).await
+            }
+            Store::Ssm => {
+                let name = format!("/fleetcert/{FLEET}/{device}");
+                let history = match self
+                    .ssm
+                    .get_parameter_history()
+                    .name(&name)
+                    .with_decryption(true)
+                    .send()
+                    .await
+                {
+                    Ok(history) => history,
+                    Err(e) if e.code() == Some("ParameterNotFound") => return None,
+                    Err(e) => panic!("GetParameterHistory {name}: {e:?}"),
+                };
+                let versions = history.parameters();
+                let at = versions.len().checked_sub(if previous { 2 } else { 1 })?;
+                Some(serde_json::from_str(versions[at].value().unwrap()).unwrap())
+            }
+        }
+    }
+
+    /// Whether a key is still pending for `device`.
+    async fn pending(&self, device: &str) -> bool {
+        match self.store {
+            Store::SecretsManager => secret(&self.secrets, device, "FLEETCERT_PENDING")
+                .await
+                .is_some(),
+            Store::Ssm => self
+                .ssm
+                .get_parameter()
+                .name(format!("/fleetcert/{FLEET}/{device}/pending-key"))
+                .send()
+                .await
+                .is_ok(),
+        }
+    }
+}
+
 fn fleet(devices: usize) -> FleetBuilder {
+    fleet_in(Store::SecretsManager, devices)
+}
+
+fn fleet_in(store: Store, devices: usize) -> FleetBuilder {
     let mut fleet = FleetBuilder::new(FLEET)
         .validity("365d", "30d")
         .default("policies: [connect]")
         .policy("connect", CONNECT_STATEMENT)
-        .output("secrets_manager: {recovery_window_days: 7}")
+        .output(store.output())
         .device_with_csr("csr-dev", &p256_csr("csr-dev"), &[]);
     for i in 0..devices {
         fleet = fleet.device(&format!("dev-{i:02}"));
@@ -82,13 +168,18 @@ async fn secret(
 /// Each device's current bundle holds its one ACTIVE certificate and, for
 /// a generated key, that certificate's key; no key is left pending.
 async fn check_bundles(account: &Account<'_>, devices: &[String]) {
+    check_bundles_in(account, Store::SecretsManager, devices).await
+}
+
+async fn check_bundles_in(account: &Account<'_>, store: Store, devices: &[String]) {
     let iot = account.iot().await;
-    let client = aws_sdk_secretsmanager::Client::new(&account.sdk_config().await);
+    let reader = Reader::new(account, store).await;
     for device in devices {
         let state = aws_check::device(&iot, device).await.expect("the thing");
         assert_eq!(state.active.len(), 1, "{device}: {:?}", state.statuses);
         let (id, pem, _) = &state.active[0];
-        let bundle = secret(&client, device, "AWSCURRENT")
+        let bundle = reader
+            .bundle(device, false)
             .await
             .unwrap_or_else(|| panic!("{device}: no bundle"));
         assert_eq!(bundle["certificate_id"], id.as_str(), "{device}");
@@ -106,7 +197,7 @@ async fn check_bundles(account: &Account<'_>, devices: &[String]) {
             );
         }
         assert!(
-            secret(&client, device, "FLEETCERT_PENDING").await.is_none(),
+            !reader.pending(device).await,
             "{device}: a key is still pending"
         );
     }
@@ -114,11 +205,20 @@ async fn check_bundles(account: &Account<'_>, devices: &[String]) {
 
 #[test]
 fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() {
+    survives_kills_rotates_and_keeps_no_key_on_disk(Store::SecretsManager);
+}
+
+#[test]
+fn a_fleet_in_ssm_parameter_store_survives_kills_rotates_and_keeps_no_key_on_disk() {
+    survives_kills_rotates_and_keeps_no_key_on_disk(Store::Ssm);
+}
+
+fn survives_kills_rotates_and_keeps_no_key_on_disk(store: Store) {
     let emulator = Emulator::start(&[]);
     let account = Account::new(&emulator);
     let dir = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    fleet(12).write(dir.path());
+    fleet_in(store, 12).write(dir.path());
     let runtime = tokio::runtime::Runtime::new().unwrap();
 
     // Killed three times while writing, then run to the end.
@@ -136,6 +236,17 @@ fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() 
         assert!(writing, "the apply ended before {writes} writes");
         assert_eq!(keys_on_disk(dir.path()), Vec::<String>::new());
         assert_eq!(keys_on_disk(tmp.path()), Vec::<String>::new());
+        // A pending key is never a device's current value.
+        let reader = runtime.block_on(Reader::new(&account, store));
+        for i in 0..12 {
+            let device = format!("dev-{i:02}");
+            if let Some(current) = runtime.block_on(reader.bundle(&device, false)) {
+                assert_ne!(current["format"], "fleetcert.pending-key.v1", "{device}");
+                assert!(
+                    current["private_key_pem"].is_null() || current["certificate_id"].is_string()
+                );
+            }
+        }
         // The killed run's lock is released by hand, as after a dead runner.
         run(account.fleetcert(dir.path()).arg("force-unlock")).success();
     }
@@ -144,7 +255,7 @@ fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() 
     assert_eq!(applied.code, 0, "{}{}", applied.stdout, applied.stderr);
     let mut devices: Vec<String> = (0..12).map(|i| format!("dev-{i:02}")).collect();
     devices.push("csr-dev".into());
-    runtime.block_on(check_bundles(&account, &devices));
+    runtime.block_on(check_bundles_in(&account, store, &devices));
     let again = run(account
         .fleetcert(dir.path())
         .args(["plan", "--detailed-exitcode"]));
@@ -165,39 +276,46 @@ fn a_fleet_in_secrets_manager_survives_kills_rotates_and_keeps_no_key_on_disk() 
         "dev-03",
     ]));
     assert_eq!(replaced.code, 0, "{}{}", replaced.stdout, replaced.stderr);
+    let place = match store {
+        Store::SecretsManager => "Secrets Manager secret fleetcert/vault/dev-03",
+        Store::Ssm => "SSM parameter /fleetcert/vault/dev-03",
+    };
     assert!(
-        replaced
-            .stdout
-            .contains("Secrets Manager secret fleetcert/vault/dev-03"),
+        replaced.stdout.contains(place),
         "the plan says where the bundle goes:\n{}",
         replaced.stdout
     );
-    let client = runtime
-        .block_on(async { aws_sdk_secretsmanager::Client::new(&account.sdk_config().await) });
+    let reader = runtime.block_on(Reader::new(&account, store));
     let previous = runtime
-        .block_on(secret(&client, "dev-03", "AWSPREVIOUS"))
+        .block_on(reader.bundle("dev-03", true))
         .expect("the previous bundle");
     assert_eq!(previous["certificate_id"], old.as_str());
-    runtime.block_on(check_bundles(&account, &devices));
+    runtime.block_on(check_bundles_in(&account, store, &devices));
     assert_eq!(keys_on_disk(dir.path()), Vec::<String>::new());
     assert_eq!(keys_on_disk(tmp.path()), Vec::<String>::new());
     assert!(!dir.path().join("out").exists(), "no output directory");
 
-    // A departed device's secret is deleted, restorable for 7 days.
-    fleet(11).write(dir.path());
+    // A departed device's bundle is deleted (a secret: restorable for 7 days).
+    fleet_in(store, 11).write(dir.path());
     let removed = run(account
         .fleetcert(dir.path())
         .args(["apply", "--auto-approve"]));
     assert_eq!(removed.code, 0, "{}{}", removed.stdout, removed.stderr);
-    let described = runtime
-        .block_on(
-            client
-                .describe_secret()
-                .secret_id("fleetcert/vault/dev-11")
-                .send(),
-        )
-        .unwrap();
-    assert!(described.deleted_date().is_some(), "{described:?}");
+    match store {
+        Store::SecretsManager => {
+            let described = runtime
+                .block_on(
+                    reader
+                        .secrets
+                        .describe_secret()
+                        .secret_id("fleetcert/vault/dev-11")
+                        .send(),
+                )
+                .unwrap();
+            assert!(described.deleted_date().is_some(), "{described:?}");
+        }
+        Store::Ssm => assert!(runtime.block_on(reader.bundle("dev-11", false)).is_none()),
+    }
     let settled = run(account
         .fleetcert(dir.path())
         .args(["plan", "--detailed-exitcode"]));
@@ -319,8 +437,10 @@ fn a_kms_key_that_cannot_be_used_fails_the_change_clearly_and_issues_nothing() {
     assert!(
         denied
             .stdout
-            .contains("FAILED at secretsmanager:PutSecretValue")
-            && denied.stdout.contains("AccessDeniedException"),
+            .contains("FAILED at secretsmanager:CreateSecret")
+            && denied.stdout.contains(
+                "AccessDeniedException: fleetcert/vault/dev-00: Access to KMS is not allowed"
+            ),
         "{}",
         denied.stdout
     );

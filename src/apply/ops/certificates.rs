@@ -24,9 +24,9 @@ pub(super) async fn generate_key(
             same_key(device, &path.display().to_string(), &key, public_key_sha256)?;
             key
         }
-        (KeyPlan::ReusePending { public_key_sha256 }, Destination::SecretsManager { name, .. }) => {
-            let (key, _) = store::read_pending(cx, device, name).await?;
-            same_key(device, name, &key, public_key_sha256)?;
+        (KeyPlan::ReusePending { public_key_sha256 }, store) => {
+            let (key, _) = store::read_pending(cx, device, store).await?;
+            same_key(device, &store.to_string(), &key, public_key_sha256)?;
             key
         }
         (KeyPlan::New, Destination::Dir { dir }) => {
@@ -36,10 +36,10 @@ pub(super) async fn generate_key(
                 .map_err(|e| ApplyError::local(device, "KeyWrite", e))?;
             key
         }
-        (KeyPlan::New, Destination::SecretsManager { name, kms_key_id }) => {
+        (KeyPlan::New, store) => {
             let key = DeviceKey::generate();
             // Stored before the certificate is requested.
-            store::store_pending(cx, name, kms_key_id.as_deref(), &key).await?;
+            store::store_pending(cx, device, store, &key).await?;
             key
         }
     };

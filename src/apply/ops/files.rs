@@ -13,17 +13,7 @@ pub(super) async fn write(
 ) -> Result<(), ApplyError> {
     let dir = match destination {
         Destination::Dir { dir } => dir,
-        Destination::SecretsManager { name, kms_key_id } => {
-            return store::write_bundle(
-                cx,
-                state,
-                device,
-                name,
-                kms_key_id.as_deref(),
-                generated_key,
-            )
-            .await;
-        }
+        store => return store::write_bundle(cx, state, device, store, generated_key).await,
     };
     let pem = state.issued_pem(device)?;
     let (id, _) = state.resolve(&CertRef::Issued)?;

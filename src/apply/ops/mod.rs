@@ -221,10 +221,10 @@ async fn run_certificate(
             generated_key,
         } => files::write(cx, state, device, destination, *generated_key).await,
         Op::DeleteBundle {
-            name,
+            destination,
             recovery_window_days,
             ..
-        } => Ok(cx.cloud.delete_secret(name, *recovery_window_days).await?),
+        } => store::delete(cx, destination, *recovery_window_days).await,
         other => Err(misdispatched(other)),
     }
 }

@@ -5,6 +5,7 @@ mod pca;
 mod policies;
 mod registration;
 mod secrets;
+mod ssm;
 mod things;
 
 use aws_sdk_iot::config::http::HttpResponse;

@@ -33,15 +33,19 @@ pub struct StoredSecret {
 }
 
 impl Cloud {
-    /// CreateSecret with no value (so no version is AWSCURRENT yet: "If you
-    /// don't include SecretString or SecretBinary, Secrets Manager creates
-    /// the secret without a version", API reference, CreateSecret), tagged
-    /// as the fleet's. An existing secret of that name is kept.
+    /// CreateSecret, tagged as the fleet's, holding `placeholder` as its
+    /// first version. Secrets Manager labels a secret's first version
+    /// AWSCURRENT whatever stages it is given ("If this operation creates the
+    /// first version for the secret, then Secrets Manager automatically
+    /// attaches the staging label AWSCURRENT to the new version", API
+    /// reference, PutSecretValue): a placeholder takes that place, so a
+    /// pending key is never the current value. An existing secret is kept.
     pub async fn ensure_secret(
         &self,
         fleet: &str,
         name: &str,
         kms_key_id: Option<&str>,
+        placeholder: &str,
     ) -> Result<(), CloudError> {
         let owner = sm::Tag::builder().key(OWNER_TAG).value(fleet).build();
         let request = self
@@ -50,6 +54,7 @@ impl Cloud {
             .name(name)
             .description(format!("fleetcert device bundle (fleet {fleet})"))
             .set_kms_key_id(kms_key_id.map(str::to_string))
+            .secret_string(placeholder)
             .tags(owner);
         self.call_done_if(AwsOp::CreateSecret, name, "ResourceExistsException", || {
             request.clone().send()

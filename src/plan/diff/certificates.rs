@@ -229,9 +229,10 @@ impl Planner<'_> {
         generated: bool,
         cert: &LiveCertificate,
     ) -> Option<String> {
-        let destination @ Destination::SecretsManager { .. } = self.destination(name) else {
+        let destination = self.destination(name);
+        if matches!(destination, Destination::Dir { .. }) {
             return None;
-        };
+        }
         let held = self.live.bundles.get(name);
         let held_id = held
             .filter(|b| !b.deleted)
@@ -271,6 +272,10 @@ impl Planner<'_> {
             Output::Dir { path } => Destination::Dir { dir: path.clone() },
             Output::SecretsManager { kms_key_id, .. } => Destination::SecretsManager {
                 name: crate::spec::secret_name(self.fleet(), device),
+                kms_key_id: kms_key_id.clone(),
+            },
+            Output::Ssm { kms_key_id } => Destination::Ssm {
+                name: crate::spec::parameter_name(self.fleet(), device),
                 kms_key_id: kms_key_id.clone(),
             },
         }
@@ -393,7 +398,8 @@ impl Planner<'_> {
         operations.push(self.write_files(name, !matches!(device.key, DeviceKey::Csr(_))));
         let mut details = vec![field("key", None, Some(key_text))];
         // Where the certificate (and a generated key) goes; never its content.
-        if let destination @ Destination::SecretsManager { .. } = self.destination(name) {
+        let destination = self.destination(name);
+        if !matches!(destination, Destination::Dir { .. }) {
             details.push(field("bundle", None, Some(destination.to_string())));
         }
         details.extend([

@@ -74,50 +74,6 @@ impl Planner<'_> {
         self.plan_departed_bundles();
     }
 
-    /// The secrets of devices that left the spec: deleted (restorable for
-    /// the recovery window) under `on_removal: revoke`, kept otherwise.
-    fn plan_departed_bundles(&mut self) {
-        let Output::SecretsManager {
-            recovery_window_days,
-            ..
-        } = self.spec.output
-        else {
-            return;
-        };
-        if self.spec.lifecycle.on_removal != OnRemoval::Revoke {
-            return;
-        }
-        let departed: Vec<String> = self
-            .live
-            .bundles
-            .iter()
-            .filter(|(device, bundle)| !bundle.deleted && !self.index.wanted(device))
-            .map(|(device, _)| device.clone())
-            .collect();
-        for device in departed {
-            let name = crate::spec::secret_name(self.fleet(), &device);
-            self.push(Change {
-                address: Address::Files(device.clone()),
-                device: Some(device.clone()),
-                action: Action::Delete,
-                phase: Phase::Cleanup,
-                reason: Reason::new(
-                    ReasonCode::DeviceRemoved,
-                    format!(
-                        "device {device} is no longer in the spec (lifecycle.on_removal: revoke): \
-                         its secret is deleted, restorable for {recovery_window_days} days"
-                    ),
-                ),
-                details: vec![],
-                operations: vec![Operation::DeleteBundle {
-                    device: device.clone(),
-                    name,
-                    recovery_window_days,
-                }],
-            });
-        }
-    }
-
     /// The things of devices that left the spec, deleted under
     /// `on_removal: revoke` with `delete_things`.
     fn plan_departed_things(&mut self) {
@@ -165,6 +121,56 @@ impl Planner<'_> {
                 ),
                 details: vec![],
                 operations,
+            });
+        }
+    }
+
+    /// The bundles of devices that left the spec, in a secret store: deleted
+    /// under `on_removal: revoke` (a secret restorable for the recovery
+    /// window), kept otherwise.
+    fn plan_departed_bundles(&mut self) {
+        let recovery_window_days = match self.spec.output {
+            Output::Dir { .. } => return,
+            Output::SecretsManager {
+                recovery_window_days,
+                ..
+            } => Some(recovery_window_days),
+            Output::Ssm { .. } => None,
+        };
+        if self.spec.lifecycle.on_removal != OnRemoval::Revoke {
+            return;
+        }
+        let departed: Vec<String> = self
+            .live
+            .bundles
+            .iter()
+            .filter(|(device, bundle)| !bundle.deleted && !self.index.wanted(device))
+            .map(|(device, _)| device.clone())
+            .collect();
+        for device in departed {
+            let destination = self.destination(&device);
+            let restorable = match recovery_window_days {
+                Some(days) => format!(", restorable for {days} days"),
+                None => String::new(),
+            };
+            self.push(Change {
+                address: Address::Files(device.clone()),
+                device: Some(device.clone()),
+                action: Action::Delete,
+                phase: Phase::Cleanup,
+                reason: Reason::new(
+                    ReasonCode::DeviceRemoved,
+                    format!(
+                        "device {device} is no longer in the spec (lifecycle.on_removal: revoke): \
+                         its bundle in {destination} is deleted{restorable}"
+                    ),
+                ),
+                details: vec![],
+                operations: vec![Operation::DeleteBundle {
+                    device: device.clone(),
+                    destination,
+                    recovery_window_days,
+                }],
             });
         }
     }

@@ -348,17 +348,27 @@ impl Loader {
 
     /// `output`: a secret store, or `output.dir` (`out` when not given).
     fn output(&mut self, f: &Path, output: Option<&Sp<OutputFile>>) -> Output {
+        let ssm = output.and_then(|o| o.value.ssm.as_ref());
         let Some(store) = output.and_then(|o| o.value.secrets_manager.as_ref()) else {
-            return Output::Dir {
-                path: self.output_dir(f, output),
+            return match ssm {
+                Some(ssm) => {
+                    self.one_destination(f, output, "ssm");
+                    Output::Ssm {
+                        kms_key_id: ssm.value.kms_key_id.as_ref().map(|k| k.value.clone()),
+                    }
+                }
+                None => Output::Dir {
+                    path: self.output_dir(f, output),
+                },
             };
         };
-        if let Some(dir) = output.and_then(|o| o.value.dir.as_ref()) {
+        self.one_destination(f, output, "secrets_manager");
+        if let Some(ssm) = ssm {
             self.error(
                 f,
-                dir.loc,
-                "`output` names both `dir` and `secrets_manager`",
-                "bundles go to one place: keep `secrets_manager` (nothing secret on the runner's disk) or `dir`",
+                ssm.loc,
+                "`output` names both `secrets_manager` and `ssm`",
+                "bundles go to one place: keep one of them",
             );
         }
         let days = match &store.value.recovery_window_days {
@@ -377,6 +387,18 @@ impl Loader {
         Output::SecretsManager {
             kms_key_id: store.value.kms_key_id.as_ref().map(|k| k.value.clone()),
             recovery_window_days: days,
+        }
+    }
+
+    /// A store named beside `dir` is an error: bundles go to one place.
+    fn one_destination(&mut self, f: &Path, output: Option<&Sp<OutputFile>>, store: &str) {
+        if let Some(dir) = output.and_then(|o| o.value.dir.as_ref()) {
+            self.error(
+                f,
+                dir.loc,
+                format!("`output` names both `dir` and `{store}`"),
+                format!("bundles go to one place: keep `{store}` (nothing secret on the runner's disk) or `dir`"),
+            );
         }
     }
 

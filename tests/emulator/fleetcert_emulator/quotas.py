@@ -88,6 +88,12 @@ AWS_DEFAULTS: dict[str, float] = {
     "secretsmanager:ListSecrets": 50,
     "secretsmanager:TagResource": 50,
     "secretsmanager:UntagResource": 50,
+    # SSM Parameter Store ("AWS Systems Manager endpoints and quotas"):
+    # GetParameter 40/s default throughput; the others taken low (not published)
+    "ssm:GetParameter": 40,
+    "ssm:PutParameter": 3,
+    "ssm:DeleteParameter": 3,
+    "ssm:DescribeParameters": 10,
 }
 
 
