@@ -1,5 +1,6 @@
 //! Desired (spec) x live -> changes. Pure: no I/O, no clock; `now` is an input.
 
+mod bundles;
 mod ca;
 mod certificates;
 mod departed;
