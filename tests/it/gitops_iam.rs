@@ -175,6 +175,16 @@ fn lose_first_update_of(emulator: &Emulator, thing: &str) {
     );
 }
 
+/// As the printed plan policy, the plan shows no change and nothing is denied.
+fn plans_clean_as_the_printed_plan_policy(account: &Account<'_>, fleet: &FleetDir) {
+    hold(account, &printed_policy(account, fleet, "plan"));
+    let plan = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    assert_eq!(denied_count(account), 0, "{:#?}", denials(account));
+}
+
 /// `apply --auto-approve` until it exits 0 (a random fault can outlast a
 /// change's retries, as in scale_faults.rs; the next apply finishes it).
 /// `first` are flags for the first run only. No run may meet a denial.
@@ -376,12 +386,7 @@ fn apply_runs_as_the_printed_apply_policy_through_faults() {
     }
 
     apply_converges(&account, &fleet, &["--replace", "sensor-003"]);
-    hold(&account, &printed_policy(&account, &fleet, "plan"));
-    let plan = run(account
-        .fleetcert(fleet.path())
-        .args(["plan", "--detailed-exitcode"]));
-    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    assert_eq!(denied_count(&account), 0, "{:#?}", denials(&account));
+    plans_clean_as_the_printed_plan_policy(&account, &fleet);
 }
 
 /// The property the test above relies on: the emulator denies what the
@@ -510,11 +515,6 @@ fn runs_as_printed_policies(output: &str, resource: &str, action: &str) {
     assert!(text.contains(action), "{apply:#}");
     hold(&account, &apply);
     apply_converges(&account, &fleet, &[]);
-    hold(&account, &printed_policy(&account, &fleet, "plan"));
-    let plan = run(account
-        .fleetcert(fleet.path())
-        .args(["plan", "--detailed-exitcode"]));
-    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    assert_eq!(denied_count(&account), 0, "{:#?}", denials(&account));
+    plans_clean_as_the_printed_plan_policy(&account, &fleet);
     release(&account);
 }

@@ -67,6 +67,17 @@ fn make_pki(dir: &Path, prefix: &str, ca_cn: &str, leaf_cn: &str, leaf_names: &[
     pki
 }
 
+/// The broker's own certificate, for `localhost`, from a test CA.
+fn server_pki(dir: &Path) -> Pki {
+    make_pki(
+        dir,
+        "server",
+        "Test Broker CA",
+        "localhost",
+        &["localhost", "127.0.0.1"],
+    )
+}
+
 struct Broker(Child);
 
 impl Drop for Broker {
@@ -140,13 +151,7 @@ fn a_device_connects_with_the_files_fleetcert_wrote_and_a_foreign_certificate_is
     apply_ok(&account, fleet.path());
 
     let tls = tempfile::tempdir().unwrap();
-    let server = make_pki(
-        tls.path(),
-        "server",
-        "Test Broker CA",
-        "localhost",
-        &["localhost", "127.0.0.1"],
-    );
+    let server = server_pki(tls.path());
     let port = free_port();
     let out = fleet.path().join("out");
     let _broker = start_broker(tls.path(), port, &out.join("sensor-003/chain.pem"), &server);
@@ -276,13 +281,7 @@ fn a_device_connects_with_its_bundle_exported_from_secrets_manager() {
     assert_eq!(mode(&device.join("private-key.pem")), 0o600);
 
     let tls = tempfile::tempdir().unwrap();
-    let server = make_pki(
-        tls.path(),
-        "server",
-        "Test Broker CA",
-        "localhost",
-        &["localhost", "127.0.0.1"],
-    );
+    let server = server_pki(tls.path());
     let port = free_port();
     let _broker = start_broker(tls.path(), port, &device.join("chain.pem"), &server);
     let published = client(
