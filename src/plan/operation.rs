@@ -81,9 +81,24 @@ impl std::fmt::Display for Destination {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Destination::Dir { dir } => write!(f, "{}", dir.display()),
-            Destination::SecretsManager { name, .. } => write!(f, "Secrets Manager secret {name}"),
-            Destination::Ssm { name, .. } => write!(f, "SSM parameter {name}"),
+            Destination::SecretsManager { name, kms_key_id } => {
+                write!(f, "Secrets Manager secret {name}")?;
+                key_suffix(f, kms_key_id)
+            }
+            Destination::Ssm { name, kms_key_id } => {
+                write!(f, "SSM parameter {name}")?;
+                key_suffix(f, kms_key_id)
+            }
         }
+    }
+}
+
+/// The KMS key a store encrypts with, shown in plans: whoever controls that
+/// key can read the bundles, so a reviewer must see which it is.
+fn key_suffix(f: &mut std::fmt::Formatter<'_>, kms_key_id: &Option<String>) -> std::fmt::Result {
+    match kms_key_id {
+        Some(key) => write!(f, " (KMS key {key})"),
+        None => Ok(()),
     }
 }
 
@@ -407,6 +422,23 @@ impl Operation {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_store_destination_shows_its_kms_key() {
+        let secret = Destination::SecretsManager {
+            name: "fleetcert/f/d".into(),
+            kms_key_id: Some("arn:aws:kms:eu-west-1:999999999999:key/k".into()),
+        };
+        assert_eq!(
+            secret.to_string(),
+            "Secrets Manager secret fleetcert/f/d (KMS key arn:aws:kms:eu-west-1:999999999999:key/k)"
+        );
+        let parameter = Destination::Ssm {
+            name: "/fleetcert/f/d".into(),
+            kms_key_id: None,
+        };
+        assert_eq!(parameter.to_string(), "SSM parameter /fleetcert/f/d");
+    }
 
     #[test]
     fn tokens_are_short_stable_and_change_with_every_input() {
