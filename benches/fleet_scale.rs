@@ -1,4 +1,4 @@
-//! Fleet-scale benchmarks (README, "Scale and quotas"). Run with
+//! Fleet-scale benchmarks (docs/scale.md, "Benchmarks"). Run with
 //!
 //!     cargo bench --bench fleet_scale
 //!

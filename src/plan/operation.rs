@@ -111,7 +111,7 @@ fn key_suffix(f: &mut std::fmt::Formatter<'_>, kms_key_id: &Option<String>) -> s
 /// Older SDK documentation (JS v2/v3, .NET, Java v1) says "time out after one
 /// minute"; nothing relies on the longer window: a re-run after the token
 /// has expired gets a second certificate for the same key, which is never
-/// registered in IoT and so can never be used (README, crash safety).
+/// registered in IoT and so can never be used (docs/crash-safety.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum IdempotencyToken {
