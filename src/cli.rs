@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the spec and every file it names; touches no AWS API.
-    Validate(SpecArgs),
+    Validate(ValidateArgs),
     /// Print the JSON Schema of fleet.yaml.
     Schema,
     /// Show what apply would change.
@@ -69,6 +69,16 @@ pub struct ImportArgs {
     /// Overwrite an existing fleet.yaml there.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// Exit 1 when a policy has a finding (see the policy review) that its
+    /// `allow_findings` does not accept, as the spec's `strict: true` does.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -4,6 +4,7 @@
 //! Functional core, imperative shell: `spec`, `plan` and `render` are pure;
 //! `cloud` is the only module that talks to AWS, and `commands` wires them up.
 
+pub mod analysis;
 pub mod apply;
 pub mod aws_op;
 pub mod cli;

@@ -25,6 +25,20 @@ pub fn load_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec> {
     }
 }
 
+/// The spec for `plan` and `apply`: loaded, and refused in strict mode
+/// (`strict: true`) while a policy has a finding the spec does not accept.
+pub fn load_reviewed_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec> {
+    let spec = load_spec(path, printer)?;
+    if spec.strict {
+        let reviews = super::policy_review::reviews(&spec);
+        if let Some(refusal) = super::policy_review::strict_refusal(&reviews) {
+            printer.error(&refusal);
+            return Err(Reported("strict spec with policy findings").into());
+        }
+    }
+    Ok(spec)
+}
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -17,6 +17,7 @@ mod force_unlock;
 mod iam_policy;
 mod import;
 mod plan;
+mod policy_review;
 mod schema;
 mod validate;
 

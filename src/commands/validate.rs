@@ -1,15 +1,30 @@
 //! `fleetcert validate`: check the spec and every file it names; touches no
-//! AWS API. Exit 0 with a one-line summary, or 1 with every error.
+//! AWS API. Exit 0 with a one-line summary and what each policy grants, or 1
+//! with every error (and, with `--strict` or `strict: true`, every policy
+//! finding the spec does not accept).
 
-use crate::cli::SpecArgs;
+use crate::cli::ValidateArgs;
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 use crate::spec::{self, CaSpec, DeviceKey, Spec};
 
-pub fn validate(args: &SpecArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
-    match spec::load(&args.file) {
+use super::policy_review;
+
+pub fn validate(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
+    match spec::load(&args.spec.file) {
         Ok(spec) => {
-            printer.out(&format!("{}\n", summary(&spec)));
+            let reviews = policy_review::reviews(&spec);
+            printer.out(&format!(
+                "{}\n{}",
+                summary(&spec),
+                policy_review::text(&spec, &reviews, printer.color_stdout())
+            ));
+            if (args.strict || spec.strict)
+                && let Some(refusal) = policy_review::strict_refusal(&reviews)
+            {
+                printer.error(&refusal);
+                return Ok(ExitStatus::Failure);
+            }
             Ok(ExitStatus::Success)
         }
         Err(errors) => {
@@ -18,7 +33,6 @@ pub fn validate(args: &SpecArgs, printer: &Printer) -> anyhow::Result<ExitStatus
         }
     }
 }
-
 /// `fleet.yaml: fleet factory-a is valid: 5 devices (2 CSRs, 3 generated keys), 2 policies, CA to create`
 pub fn summary(spec: &Spec) -> String {
     let plural =

@@ -296,6 +296,7 @@ mod tests {
             warnings: vec![],
             max_destructive_changes: 10,
             guard: vec![],
+            policy_reviews: vec![],
         }
     }
 

@@ -14,6 +14,7 @@ mod index;
 mod operation;
 mod reason;
 mod record;
+pub mod review;
 pub mod simulate;
 #[cfg(test)]
 mod tests;
@@ -149,6 +150,9 @@ pub struct Plan {
     /// Why apply must refuse this plan without `--allow-destructive` (empty
     /// when it need not).
     pub guard: Vec<String>,
+    /// What the policies the plan touches grant, and to how many devices.
+    #[serde(default)]
+    pub policy_reviews: Vec<review::PolicyReview>,
 }
 
 /// Counts for the closing line.

@@ -15,7 +15,7 @@ use crate::drift::{DriftItem, DriftReport};
 use crate::plan::{Action, Change, Detail, Plan};
 
 /// The version of the JSON contract this build writes.
-pub const FORMAT_VERSION: &str = "1.0";
+pub const FORMAT_VERSION: &str = "1.1";
 
 #[derive(Serialize)]
 struct JsonPlan<'a> {
@@ -27,6 +27,8 @@ struct JsonPlan<'a> {
     summary: JsonSummary,
     guard: JsonGuard<'a>,
     warnings: &'a [String],
+    /// Since 1.1: what the policies the plan touches grant and reach.
+    policy_reviews: &'a [crate::plan::review::PolicyReview],
 }
 
 #[derive(Serialize)]
@@ -151,6 +153,7 @@ pub fn plan(plan: &Plan) -> String {
             reasons: &plan.guard,
         },
         warnings: &plan.warnings,
+        policy_reviews: &plan.policy_reviews,
     };
     to_text(&doc)
 }

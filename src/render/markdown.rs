@@ -156,6 +156,7 @@ fn fill(out: &mut String, sections: Vec<(String, usize)>, unit: &str) {
 /// The plan as a pull-request comment.
 pub fn plan(plan: &Plan) -> String {
     let mut out = format!("## fleetcert plan: `{}`\n\n", plan.fleet);
+    out.push_str(&super::review::markdown_warning(plan));
     if plan.is_empty() {
         out.push_str("**No changes.** The fleet matches the spec.\n");
     } else {
@@ -192,6 +193,9 @@ pub fn plan(plan: &Plan) -> String {
         }
         text.push_str("\n</details>\n");
         sections.push((text, 0));
+    }
+    if let Some(section) = super::review::markdown_section(plan) {
+        sections.push((section, 0));
     }
     // Groups in the order their first change runs.
     let mut groups: Vec<(String, Vec<&Change>)> = Vec::new();

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod markdown;
+pub mod review;
 pub mod text;
 
 use crate::plan::Action;

@@ -11,7 +11,7 @@ use super::verb;
 use crate::apply::{ApplyReport, Outcome};
 use crate::plan::{Action, Detail, Plan};
 
-fn paint(color: bool, style: Style, text: &str) -> String {
+pub(super) fn paint(color: bool, style: Style, text: &str) -> String {
     if color {
         format!("{}{text}{}", style.render(), style.render_reset())
     } else {
@@ -119,6 +119,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
                 }
             }
         }
+        out.push_str(&super::review::plan_text(plan, color));
         let _ = writeln!(out);
         let _ = writeln!(
             out,

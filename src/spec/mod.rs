@@ -69,6 +69,8 @@ pub struct Spec {
     /// Requests per second by operation, each above 0 and at most the
     /// operation's AWS default quota.
     pub rate_limits: BTreeMap<AwsOp, f64>,
+    /// `strict: true`: policies with unaccepted findings are refused.
+    pub strict: bool,
     /// sha256 hex over every file read: the lines `<sha256 of the file>  <path
     /// relative to the spec's directory>\n` in path order. It does not depend
     /// on the directory fleetcert runs in.
@@ -139,6 +141,8 @@ pub struct PolicySpec {
     pub source: Option<PathBuf>,
     /// Take over an existing policy of this name that fleetcert does not own.
     pub adopt: bool,
+    /// Finding codes reviewed and accepted (`allow_findings`).
+    pub allow_findings: BTreeSet<crate::analysis::FindingCode>,
 }
 
 /// An IoT thing type.

@@ -152,6 +152,11 @@ pub struct FleetFile {
     #[serde(default)]
     #[schemars(schema_with = "rate_limits_schema")]
     pub rate_limits: BTreeMap<Text, Sp<f64>>,
+    /// Refuse policies with findings: `validate`, `plan` and `apply` exit 1
+    /// while any policy has a finding its `allow_findings` does not accept
+    /// (as `validate --strict` does). Default false.
+    #[serde(default)]
+    pub strict: Option<bool>,
 }
 
 fn version_schema(_: &mut SchemaGenerator) -> Schema {
@@ -322,6 +327,26 @@ pub struct PolicyFile {
     /// left alone and the plan refuses. Default false.
     #[serde(default)]
     pub adopt: Option<bool>,
+    /// Finding codes of the policy analysis that were reviewed and are
+    /// accepted (e.g. `TOPIC_NOT_BOUND` for a topic every device shares);
+    /// the plan shows them as accepted and `--strict` lets them pass.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<FindingCodeName>>")]
+    pub allow_findings: Option<Vec<Text>>,
+}
+
+/// A finding code of the policy analysis.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+#[schemars(schema_with = "finding_code_schema")]
+struct FindingCodeName(String);
+
+fn finding_code_schema(_: &mut SchemaGenerator) -> Schema {
+    let codes: Vec<&str> = crate::analysis::FindingCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    json_schema!({ "type": "string", "enum": codes })
 }
 
 /// A policy document: where it comes from.

@@ -116,6 +116,7 @@ fn sample_plan() -> Plan {
         warnings: vec!["device sensor-009: certificate abc stays ACTIVE until 2027-01-10".into()],
         max_destructive_changes: 10,
         guard: vec![],
+        policy_reviews: vec![],
     }
 }
 
@@ -124,7 +125,7 @@ fn json_plan_snapshot_matches_its_schema() {
     let text = json::plan(&sample_plan());
     let value: Value = serde_json::from_str(&text).unwrap();
     assert_valid(&validator("plan.schema.json"), &value);
-    assert_eq!(value["format_version"], "1.0");
+    assert_eq!(value["format_version"], "1.1");
     assert_eq!(
         value["changes"][2]["actions"],
         serde_json::json!(["create", "retire"])
@@ -186,6 +187,7 @@ fn big_plan(devices: usize) -> Plan {
         warnings: vec![],
         max_destructive_changes: 10,
         guard: vec![],
+        policy_reviews: vec![],
     }
 }
 

@@ -38,6 +38,8 @@ mod harness;
 mod import;
 mod lifecycle;
 mod mqtt;
+mod policy_corpus;
+mod policy_review;
 mod reconcile;
 mod scale_common;
 mod scale_faults;

@@ -138,6 +138,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     changes.sort_by_key(|c| c.phase);
     super::record::record(spec, &index, &mut changes);
     let guard = guard(spec, live, &index, &changes);
+    let policy_reviews = super::review::reviews(spec, live, &changes);
     Ok(Plan {
         fleet: spec.fleet.clone(),
         at: options.now,
@@ -146,6 +147,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         warnings,
         max_destructive_changes: spec.lifecycle.max_destructive_changes,
         guard,
+        policy_reviews,
     })
 }
 

@@ -230,6 +230,7 @@ impl Loader {
             lifecycle,
             output,
             rate_limits,
+            strict: file.strict.unwrap_or(false),
             digest,
             files,
         })

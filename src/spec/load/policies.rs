@@ -1,11 +1,12 @@
 //! The `policies` and `thing_types` sections.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::messages::{clip_message, strip_position};
 use super::{Loader, Text};
+use crate::analysis::FindingCode;
 use crate::spec::diagnostic::{Diagnostic, display_path};
 use crate::spec::model::{self, Loc, PolicyDocument, Sp};
 use crate::spec::types;
@@ -96,6 +97,7 @@ impl Loader {
                 );
             }
             let canonical = crate::spec::canonical_json(&value);
+            let allow_findings = self.allow_findings(f, policy.value.allow_findings.as_deref());
             out.insert(
                 name.value.clone(),
                 PolicySpec {
@@ -103,10 +105,33 @@ impl Loader {
                     canonical,
                     source,
                     adopt: policy.value.adopt.unwrap_or(false),
+                    allow_findings,
                 },
             );
         }
         out
+    }
+
+    /// `allow_findings`: each a known finding code.
+    fn allow_findings(&mut self, f: &Path, codes: Option<&[Text]>) -> BTreeSet<FindingCode> {
+        let mut accepted = BTreeSet::new();
+        for code in codes.unwrap_or_default() {
+            match code.value.parse::<FindingCode>() {
+                Ok(known) => {
+                    accepted.insert(known);
+                }
+                Err(error) => {
+                    let codes: Vec<&str> = FindingCode::ALL.iter().map(|c| c.as_str()).collect();
+                    self.error(
+                        f,
+                        code.loc,
+                        error.to_string(),
+                        format!("the finding codes are {}", codes.join(", ")),
+                    );
+                }
+            }
+        }
+        accepted
     }
 
     pub(super) fn thing_types(
