@@ -527,3 +527,58 @@ def test_iam_create_job_needs_the_job_and_every_target(emulator, iot, account):
         assert code(e.value) == "AccessDeniedException" and arn in e.value.response["Error"]["Message"]
     finally:
         emulator.control("iam/policy/clear", {"access_key_id": account})
+
+
+def test_a_completed_job_cannot_be_canceled(iot, device):
+    arn = make_things(iot, "d")[0]
+    iot.create_job(jobId="j", targets=[arn], document=DOC)
+    device.update_job_execution(thingName="d", jobId="j", status="SUCCEEDED")
+    with pytest.raises(ClientError) as e:
+        iot.cancel_job(jobId="j")
+    assert code(e.value) == "InvalidRequestException"
+
+
+def test_get_job_document_and_update_with_include_job_document(iot, device):
+    arn = make_things(iot, "d")[0]
+    iot.create_job(jobId="j", targets=[arn], document=DOC)
+    assert iot.get_job_document(jobId="j")["document"] == DOC
+    out = device.update_job_execution(thingName="d", jobId="j", status="IN_PROGRESS", includeJobDocument=True)
+    assert out["jobDocument"] == DOC and "executionState" not in out
+
+
+def test_delete_job_execution_needs_force_unless_terminal(iot, device):
+    targets = make_things(iot, "a", "b")
+    iot.create_job(jobId="j", targets=targets, document=DOC)
+    with pytest.raises(ClientError) as e:
+        iot.delete_job_execution(jobId="j", thingName="a", executionNumber=1)
+    assert code(e.value) == "InvalidStateTransitionException"
+    iot.delete_job_execution(jobId="j", thingName="a", executionNumber=1, force=True)
+    device.update_job_execution(thingName="b", jobId="j", status="FAILED")
+    iot.delete_job_execution(jobId="j", thingName="b", executionNumber=1)
+    assert executions(iot, "j") == {}
+
+
+def test_get_pending_job_executions_lists_at_most_ten(iot, device):
+    arn = make_things(iot, "d")[0]
+    for n in range(12):
+        iot.create_job(jobId=f"j{n:02d}", targets=[arn], document=DOC)
+    device.start_next_pending_job_execution(thingName="d")
+    pending = device.get_pending_job_executions(thingName="d")
+    assert [j["jobId"] for j in pending["inProgressJobs"]] == ["j00"]
+    assert [j["jobId"] for j in pending["queuedJobs"]] == [f"j{n:02d}" for n in range(1, 10)]
+
+
+def test_iam_thing_group_membership_names_the_group_and_thing_by_name_or_arn(emulator, iot, account):
+    thing = make_things(iot, "a")[0]
+    allowed = group_of(iot, "allowed")
+    group_of(iot, "other")
+    emulator.control("iam/policy", {"access_key_id": account, "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:AddThingToThingGroup", "Resource": [allowed, thing]}]}})
+    try:
+        iot.add_thing_to_thing_group(thingGroupArn=allowed, thingArn=thing)
+        iot.add_thing_to_thing_group(thingGroupName="allowed", thingName="a")
+        with pytest.raises(ClientError) as e:
+            iot.add_thing_to_thing_group(thingGroupName="other", thingArn=thing)
+        assert code(e.value) == "AccessDeniedException" and ":thinggroup/other" in e.value.response["Error"]["Message"]
+    finally:
+        emulator.control("iam/policy/clear", {"access_key_id": account})

@@ -303,10 +303,8 @@ def handle(environ, start_response):
         if path == "/_fleetcert/kms/deny" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, [{"account": a, "key_id": k} for a, k in sorted(state.kms_denied)])
-        if path == "/_fleetcert/clock" and method == "GET":
-            return _json(start_response, 200, clock_view())
-        if path == "/_fleetcert/clock" and method == "POST":
-            return _json(start_response, 200, advance_clock(_read_json(environ)))
+        if path == "/_fleetcert/clock" and method in ("GET", "POST"):
+            return _json(start_response, 200, advance_clock(_read_json(environ)) if method == "POST" else clock_view())
         if path == "/_fleetcert/iam/denials" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, list(state.denials))
