@@ -147,6 +147,26 @@ aws_ops! {
     Iot CreateThingType = 15,
     Iot TagResource = 10,
     Iot ListTagsForResource = 10,
+    // ---- AWS IoT thing groups and jobs (certificate rotation by job): the
+    // "AWS IoT Throttling Limits" table as of 2019 (now "AWS IoT Device
+    // Management endpoints and quotas",
+    // https://docs.aws.amazon.com/general/latest/gr/iot_device_management.html) ----
+    Iot CreateThingGroup = 25,
+    Iot DescribeThingGroup = 100,
+    Iot DeleteThingGroup = 15,
+    Iot AddThingToThingGroup = 60,
+    Iot RemoveThingFromThingGroup = 15,
+    Iot ListThingsInThingGroup = 25,
+    Iot ListThingGroups = 10,
+    Iot CreateJob = 10,
+    Iot DescribeJob = 10,
+    Iot ListJobs = 10,
+    Iot ListJobExecutionsForJob = 10,
+    Iot ListJobExecutionsForThing = 10,
+    Iot DescribeJobExecution = 10,
+    Iot CancelJob = 10,
+    Iot CancelJobExecution = 10,
+    Iot DeleteJob = 10,
     // ---- AWS Secrets Manager ("AWS Secrets Manager quotas",
     // https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html:
     // DescribeSecret and GetSecretValue 10,000 combined; the other calls here 50) ----

@@ -21,6 +21,10 @@ All of it is off (0) by default. Each behaviour cites the page it follows:
   botocore's acm-pca waiter CertificateAuthorityCSRCreated retries on it.
 - certificate_in_progress_seconds. GetCertificate lists
   RequestInProgressException; botocore's waiter CertificateIssued retries on it.
+- job_deletion_seconds. IoT DeleteJob: "Deleting a job may take time,
+  depending on the number of job executions created for the job and various
+  other factors. While the job is being deleted, the status of the job will
+  be shown as DELETION_IN_PROGRESS" (jobs.py delete_job).
 - revoke_transient_rate. RevokeCertificate lists ConcurrentModificationException
   ("A previous update to your private CA is still ongoing") and
   RequestInProgressException.
@@ -43,6 +47,7 @@ SECONDS_KEYS = (
     "ca_creating_seconds",
     "ca_csr_in_progress_seconds",
     "certificate_in_progress_seconds",
+    "job_deletion_seconds",
 )
 RATE_KEY = "revoke_transient_rate"
 PRESET_KEY = "asynchrony"
@@ -57,6 +62,7 @@ PRESETS = {
         "ca_creating_seconds": 1.0,
         "ca_csr_in_progress_seconds": 0.5,
         "certificate_in_progress_seconds": 0.5,
+        "job_deletion_seconds": 1.0,
         "revoke_transient_rate": 0.1,
     },
 }

@@ -18,6 +18,8 @@ GET  /_fleetcert/iam/denials        -> [{"account","region","access_key_id","act
 POST /_fleetcert/kms/deny           <- {"account", "key_id", "region"?}: no caller may use that key
 POST /_fleetcert/kms/deny/clear     <- {"account", "key_id", "region"?}
 GET  /_fleetcert/kms/deny           -> [{"account", "key_id"}]
+GET  /_fleetcert/clock              -> {"now", "offset_seconds"}: the emulator clock
+POST /_fleetcert/clock              <- {"advance_seconds": N}: moves it N seconds forward
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def apply_config(patch: dict) -> dict:
                 continue
             if k == "quotas":
                 new["quotas"] = resolve_quotas(v, state.config.get("quotas", {}))
+                if v in ("aws", "off", None) and "jobs_data_quotas" not in patch:
+                    new["jobs_data_quotas"] = v == "aws"
             elif k in _FLOAT_KEYS:
                 v = float(v)
                 if not 0.0 <= v <= 1.0:
@@ -106,9 +110,9 @@ def apply_config(patch: dict) -> dict:
                 new[k] = resolve_fail_requests(v)
             elif k == "fault_seed":
                 new[k] = None if v is None else int(v)
-            elif k == "validate_requests":
+            elif k in ("validate_requests", "jobs_data_quotas"):
                 if not isinstance(v, bool):
-                    raise BadRequest("validate_requests must be true or false")
+                    raise BadRequest(f"{k} must be true or false")
                 new[k] = v
             elif k == "quota_clock":
                 if v not in ("wall", "test"):
@@ -118,7 +122,7 @@ def apply_config(patch: dict) -> dict:
         state.config.update(new)
         if "fault_seed" in patch:
             state.reseed()
-        if "quotas" in patch or "quota_clock" in patch:
+        if "quotas" in patch or "quota_clock" in patch or "jobs_data_quotas" in patch:
             buckets.clear()
         return dict(state.config)
 
@@ -229,6 +233,25 @@ def kms_deny(body, deny: bool) -> dict:
     return {"ok": True, "account": pair[0], "key_id": pair[1], "denied": deny}
 
 
+def clock_view() -> dict:
+    """The emulator clock: wall time plus clock_offset_seconds (state.now()),
+    which PCA issuance, IoT jobs (rollout minutes, timeouts) and the test
+    quota clock all read."""
+    with state.LOCK:
+        return {"now": state.now().isoformat(), "offset_seconds": int(state.config.get("clock_offset_seconds") or 0)}
+
+
+def advance_clock(body) -> dict:
+    """Move the clock forward (never back: a job's timers and rollout
+    minutes count from times already handed out)."""
+    seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 0:
+        raise BadRequest('clock takes {"advance_seconds": <whole number of seconds >= 0>}')
+    with state.LOCK:
+        state.config["clock_offset_seconds"] = int(state.config.get("clock_offset_seconds") or 0) + seconds
+    return clock_view()
+
+
 def handle(environ, start_response):
     method = environ.get("REQUEST_METHOD", "GET").upper()
     path = environ.get("PATH_INFO", "").rstrip("/")
@@ -280,6 +303,8 @@ def handle(environ, start_response):
         if path == "/_fleetcert/kms/deny" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, [{"account": a, "key_id": k} for a, k in sorted(state.kms_denied)])
+        if path == "/_fleetcert/clock" and method in ("GET", "POST"):
+            return _json(start_response, 200, advance_clock(_read_json(environ)) if method == "POST" else clock_view())
         if path == "/_fleetcert/iam/denials" and method == "GET":
             with state.LOCK:
                 return _json(start_response, 200, list(state.denials))

@@ -1,7 +1,7 @@
 """IAM enforcement: an identity policy per access key id, evaluated before moto.
 
 While a policy is set for an access key id (POST /_fleetcert/iam/policy),
-every IoT, ACM PCA, Secrets Manager, SSM and KMS request signed with that key
+every IoT, IoT jobs data plane, ACM PCA, Secrets Manager, SSM and KMS request signed with that key
 is authorised here first, as AWS does for a principal whose only policy is
 that identity policy (the resources of the last three: iam_stores.py; the KMS
 use Secrets Manager and SSM make for the caller: kmsuse.py):
@@ -47,7 +47,7 @@ import botocore.session
 from . import iam_stores
 
 # the services whose requests are authorised (and validated: validation.py)
-ENFORCED_SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms")
+ENFORCED_SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms", "iotjobsdata")
 
 # ---------------------------------------------------------------------------
 # Resources per action
@@ -81,7 +81,34 @@ IOT_RESOURCES: dict[str, list[str]] = {
     # passes here cannot be short of the policy ARN in AWS either.
     **dict.fromkeys(["AttachPolicy", "DetachPolicy"], ["policy/{policyName}", "={target}"]),
     **dict.fromkeys(["TagResource", "UntagResource", "ListTagsForResource"], ["={resourceArn}"]),
+    # Jobs ("IAM policies on the control plane", Developer Guide,
+    # https://docs.aws.amazon.com/iot/latest/developerguide/iam-policy-users-jobs.html,
+    # and the reference's resource types): CreateJob acts on the job and on
+    # each target (thing or thinggroup ARN); the execution operations on the
+    # job and the thing; ListJobs has none.
+    "CreateJob": ["job/{jobId}", "={targets}"],
+    **dict.fromkeys(["DescribeJob", "CancelJob", "DeleteJob", "UpdateJob", "GetJobDocument",
+                     "ListJobExecutionsForJob"], ["job/{jobId}"]),
+    **dict.fromkeys(["DescribeJobExecution", "CancelJobExecution", "DeleteJobExecution"],
+                    ["job/{jobId}", "thing/{thingName}"]),
+    "ListJobExecutionsForThing": _THING,
+    # Thing groups (resource type thinggroup); "a|b": the group or thing is
+    # named by either member, as the request gives it.
+    **dict.fromkeys(["CreateThingGroup", "DescribeThingGroup", "DeleteThingGroup", "UpdateThingGroup",
+                     "ListThingsInThingGroup"], ["thinggroup/{thingGroupName}"]),
+    **dict.fromkeys(["AddThingToThingGroup", "RemoveThingFromThingGroup"],
+                    ["thinggroup/{thingGroupName}|={thingGroupArn}", "thing/{thingName}|={thingArn}"]),
 }
+
+# The jobs data plane: iotjobsdata:<Op> on the thing ("Actions, resources,
+# and condition keys for AWS IoT Jobs DataPlane", resource type thing:
+# arn:${Partition}:iot:${Region}:${Account}:thing/${ThingName}; the Developer
+# Guide's example allows iotjobsdata:DescribeJobExecution on
+# arn:aws:iot:region:account-id:thing/thing-name).
+JOBS_DATA_RESOURCES: dict[str, list[str]] = dict.fromkeys(
+    ["DescribeJobExecution", "GetPendingJobExecutions", "StartNextPendingJobExecution",
+     "UpdateJobExecution"], _THING)
+_RESOURCES = {"iot": IOT_RESOURCES, "iot-jobs-data": JOBS_DATA_RESOURCES}
 
 # ACM PCA: every action with a resource type acts on the CA named by
 # CertificateAuthorityArn (resource type certificate-authority). The two
@@ -90,12 +117,12 @@ IOT_RESOURCES: dict[str, list[str]] = {
 PCA_CA_MEMBER = "CertificateAuthorityArn"
 
 
-@lru_cache(maxsize=1)
-def _iot_input_members() -> dict[str, list[tuple[str, str | None, str]]]:
-    """op -> [(member, location, wire name)] from botocore's IoT model."""
-    model = botocore.session.get_session().get_service_model("iot")
+@lru_cache(maxsize=None)
+def _input_members(model_name: str) -> dict[str, list[tuple[str, str | None, str]]]:
+    """op -> [(member, location, wire name)] from botocore's model."""
+    model = botocore.session.get_session().get_service_model(model_name)
     out = {}
-    for name in IOT_RESOURCES:
+    for name in _RESOURCES[model_name]:
         shape = model.operation_model(name).input_shape
         members = []
         for member, sub in (shape.members.items() if shape else []):
@@ -105,11 +132,11 @@ def _iot_input_members() -> dict[str, list[tuple[str, str | None, str]]]:
     return out
 
 
-@lru_cache(maxsize=1)
-def _iot_uri_patterns() -> dict[str, re.Pattern]:
-    model = botocore.session.get_session().get_service_model("iot")
+@lru_cache(maxsize=None)
+def _uri_patterns(model_name: str) -> dict[str, re.Pattern]:
+    model = botocore.session.get_session().get_service_model(model_name)
     out = {}
-    for name in IOT_RESOURCES:
+    for name in _RESOURCES[model_name]:
         path = model.operation_model(name).http["requestUri"].split("?", 1)[0]
         regex = ""
         for part in re.split(r"(\{[^}]+\})", path):
@@ -122,9 +149,10 @@ def _iot_uri_patterns() -> dict[str, re.Pattern]:
     return out
 
 
-def _iot_params(op: str, raw_path: str, query: str, environ: dict, body: bytes) -> dict[str, str]:
+def _rest_params(model_name: str, op: str, raw_path: str, query: str, environ: dict,
+                 body: bytes) -> dict[str, str | list]:
     labels = {}
-    m = _iot_uri_patterns()[op].match(raw_path)
+    m = _uri_patterns(model_name)[op].match(raw_path)
     if m:
         labels = {k: urllib.parse.unquote(v) for k, v in m.groupdict().items()}
     qs = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
@@ -133,7 +161,7 @@ def _iot_params(op: str, raw_path: str, query: str, environ: dict, body: bytes) 
     except ValueError:
         payload = {}
     params = {}
-    for member, location, wire in _iot_input_members()[op]:
+    for member, location, wire in _input_members(model_name)[op]:
         if location == "uri":
             value = labels.get(wire)
         elif location == "querystring":
@@ -142,9 +170,28 @@ def _iot_params(op: str, raw_path: str, query: str, environ: dict, body: bytes) 
             value = environ.get("HTTP_" + wire.upper().replace("-", "_"))
         else:
             value = payload.get(wire) if isinstance(payload, dict) else None
-        if isinstance(value, str):
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             params[member] = value
     return params
+
+
+def _resource(template: str, params: dict, region: str, account: str) -> list[str]:
+    """The ARNs one template names: the first alternative ("a|b") the request
+    has; "={x}" is a member holding an ARN (or a list of them, each named)."""
+    for alternative in template.split("|"):
+        if alternative.startswith("="):
+            value = params.get(alternative[2:-1])
+            if isinstance(value, list):
+                return value
+            if isinstance(value, str):
+                return [value]
+            continue
+        try:
+            return [f"arn:aws:iot:{region}:{account}:" + alternative.format(**params)]
+        except KeyError:
+            continue
+    # The request lacks the member (the service will reject it): nothing to name.
+    return ["*"]
 
 
 def request_resources(op: str, region: str, account: str, environ: dict, body: bytes) -> list[str]:
@@ -159,23 +206,17 @@ def request_resources(op: str, region: str, account: str, environ: dict, body: b
             payload = {}
         arn = payload.get(PCA_CA_MEMBER) if isinstance(payload, dict) else None
         return [arn] if isinstance(arn, str) else ["*"]
-    if service != "iot" or name not in IOT_RESOURCES:
+    model_name = {"iot": "iot", "iotjobsdata": "iot-jobs-data"}.get(service)
+    if model_name is None or name not in _RESOURCES[model_name]:
         return ["*"]
     raw = (environ.get("RAW_URI") or environ.get("REQUEST_URI") or environ.get("PATH_INFO", ""))
     raw_path, _, query = raw.partition("?")
     query = query or environ.get("QUERY_STRING", "")
-    params = _iot_params(name, raw_path, query, environ, body)
+    params = _rest_params(model_name, name, raw_path, query, environ, body)
     resources = []
-    for template in IOT_RESOURCES[name]:
-        try:
-            if template.startswith("="):
-                resources.append(template[1:].format(**params))
-            else:
-                resources.append(f"arn:aws:iot:{region}:{account}:" + template.format(**params))
-        except KeyError:
-            # The request lacks the member (moto will reject it): nothing to name.
-            resources.append("*")
-    return resources
+    for template in _RESOURCES[model_name][name]:
+        resources += _resource(template, params, region, account)
+    return resources or ["*"]
 
 
 # ---------------------------------------------------------------------------

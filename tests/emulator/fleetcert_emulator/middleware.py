@@ -9,14 +9,17 @@ import socket
 import time
 import uuid
 
-from . import control, iam, kmsuse, state, validation
+from . import control, iam, jobs_data, kmsuse, state, validation
 from .accounts import access_key_from_auth, account_region_from_auth
 from .opnames import operation_name, service_of
-from .quotas import buckets
+from .quotas import bucket_and_rate, buckets
 
 log = logging.getLogger("fleetcert_emulator")
 
-_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {200: "OK", 400: "Bad Request", 403: "Forbidden", 429: "Too Many Requests", 500: "Internal Server Error",
+            503: "Service Unavailable"}
+# the restJson1 services: error code in the x-amzn-ErrorType header
+_REST_JSON = ("iot", "iotjobsdata")
 
 
 def _error(service: str, status: int, code: str, message: str):
@@ -26,10 +29,10 @@ def _error(service: str, status: int, code: str, message: str):
         "message": ...}, Content-Type application/x-amz-json-1.1 (smithy's
         awsJson1_1 protocol: the error code is the body's __type; botocore
         reads "message" or "Message").
-    iot (restJson1): code in the x-amzn-ErrorType header, body {"message": ...}.
+    iot, iotjobsdata (restJson1): code in the x-amzn-ErrorType header, body {"message": ...}.
     """
     rid = str(uuid.uuid4())
-    if service == "iot":
+    if service in _REST_JSON:
         body = json.dumps({"message": message}).encode()
         headers = [
             ("Content-Type", "application/json"),
@@ -43,12 +46,16 @@ def _error(service: str, status: int, code: str, message: str):
 
 
 def throttle_response(service: str):
-    # botocore models: iot ThrottlingException has httpStatusCode 400; acm-pca's
-    # awsJson1_1 errors are all HTTP 400.
-    return _error(service, 400, "ThrottlingException", "Rate exceeded")
+    # botocore models: iot ThrottlingException has httpStatusCode 400, the
+    # jobs data plane's 429; acm-pca's awsJson1_1 errors are all HTTP 400.
+    return _error(service, 429 if service == "iotjobsdata" else 400, "ThrottlingException", "Rate exceeded")
 
 
 def fault_response(service: str):
+    if service == "iotjobsdata":
+        # the data plane's model has no InternalFailureException; its 5xx is
+        # ServiceUnavailableException ("The service is temporarily unavailable", 503)
+        return _error(service, 503, "ServiceUnavailableException", "The service is temporarily unavailable (injected fault).")
     if service == "iot":
         return _error(service, 500, "InternalFailureException", "An unexpected error has occurred (injected fault).")
     return _error(service, 500, "InternalFailure", "The request processing has failed because of an unknown error (injected fault).")
@@ -177,8 +184,10 @@ class EmulatorMiddleware:
             # Secrets Manager and SSM use KMS as the caller (kmsuse.py)
             kmsuse.set_caller(access_key_from_auth(environ.get("HTTP_AUTHORIZATION")), account, region, op)
             result = None
+            # the jobs data plane is the emulator's own (moto has none)
+            app = jobs_data.app if (op or "").startswith("iotjobsdata:") else self.app
             try:
-                result = self.app(environ, capture)
+                result = app(environ, capture)
                 body = b"".join(captured.get("extra", [])) + b"".join(result)
             finally:
                 kmsuse.set_caller(None, None, None, None)
@@ -212,7 +221,7 @@ class EmulatorMiddleware:
             r_drop, r_5xx, r_after = state.rng.random(), state.rng.random(), state.rng.random()
             latency = cfg.get("latency_ms") or 0
             validate = cfg.get("validate_requests", True)
-            rate = (cfg.get("quotas") or {}).get(op)
+            bucket, rate = bucket_and_rate(op, cfg)
             drop = r_drop < (cfg.get("fault_drop_rate") or 0)
             f5xx = r_5xx < (cfg.get("fault_5xx_rate") or 0)
             after = r_after < (cfg.get("fault_5xx_after_rate") or 0)
@@ -245,7 +254,7 @@ class EmulatorMiddleware:
             status, headers, body = refusal
             start_response(status, headers)
             return body
-        if rate and not buckets.take((account, region, op), rate, bucket_now):
+        if rate and not buckets.take((account, region, bucket), rate, bucket_now):
             with state.LOCK:
                 state.throttled[key][op] += 1
             status, headers, body = throttle_response(service)

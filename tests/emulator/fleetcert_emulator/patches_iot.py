@@ -595,6 +595,11 @@ def _resource_exists(b, arn: str) -> bool:
         return any(c.arn == arn for c in b.ca_certificates.values())
     if ":thingtype/" in arn:
         return arn in b.thing_types
+    if ":thinggroup/" in arn:
+        return arn in b.thing_groups
+    if ":job/" in arn:
+        from . import jobs
+        return any(j.arn == arn for j in jobs.live_jobs(b))
     return True
 
 

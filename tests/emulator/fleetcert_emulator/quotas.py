@@ -17,7 +17,21 @@ operations with the same rates):
   https://docs.aws.amazon.com/general/latest/gr/iot-core.html#throttling-limits).
   Values other than the DESIGN.md ones were taken from that table as we know
   it; AWS changes these, treat as approximate.
+- IoT jobs and thing groups: the "AWS IoT Throttling Limits" table of the
+  Developer Guide's "AWS IoT Limits" page as of 2019 (awsdocs/aws-iot-docs,
+  developerguide/limits-iot.md; the live figures are now on "AWS IoT Device
+  Management endpoints and quotas",
+  https://docs.aws.amazon.com/general/latest/gr/iot_device_management.html#iot_device_management_quotas,
+  and may have changed): AddThingToThingGroup 60/s, CreateThingGroup 25,
+  DescribeThingGroup 100, DeleteThingGroup 15, RemoveThingFromThingGroup 15,
+  ListThingsInThingGroup 25, ListThingGroups 10; every control-plane jobs
+  API (CreateJob, DescribeJob, ListJobs, ...) 10/s.
 Operations not listed (none that fleetcert calls) are not throttled.
+
+The jobs data plane (devices, not fleetcert) is throttled apart from that
+table, so the table stays exactly fleetcert's AwsOp: DATA_PLANE_DEFAULTS
+below, on while config jobs_data_quotas is true (which quotas "aws" / "off"
+switch on / off).
 """
 
 from __future__ import annotations
@@ -77,6 +91,23 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:CreateThingType": 15,
     "iot:TagResource": 10,
     "iot:ListTagsForResource": 10,
+    # --- IoT thing groups and jobs (AWS IoT Throttling Limits table, 2019) ---
+    "iot:CreateThingGroup": 25,
+    "iot:DescribeThingGroup": 100,
+    "iot:DeleteThingGroup": 15,
+    "iot:AddThingToThingGroup": 60,
+    "iot:RemoveThingFromThingGroup": 15,
+    "iot:ListThingsInThingGroup": 25,
+    "iot:ListThingGroups": 10,
+    "iot:CreateJob": 10,
+    "iot:DescribeJob": 10,
+    "iot:ListJobs": 10,
+    "iot:ListJobExecutionsForJob": 10,
+    "iot:ListJobExecutionsForThing": 10,
+    "iot:DescribeJobExecution": 10,
+    "iot:CancelJob": 10,
+    "iot:CancelJobExecution": 10,
+    "iot:DeleteJob": 10,
     # AWS Secrets Manager quotas
     # (https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_limits.html):
     # DescribeSecret and GetSecretValue 10,000/s combined; the others 50/s
@@ -95,6 +126,32 @@ AWS_DEFAULTS: dict[str, float] = {
     "ssm:DeleteParameter": 3,
     "ssm:DescribeParameters": 10,
 }
+
+
+# The jobs data plane, AWS IoT Job Limits table (2019, as above): "If invoking
+# one or more of these "read" APIs [DescribeJobExecution, GetPendingJobExecutions]
+# in the data plane causes the associated AWS account to exceed 200 read
+# transactions per second (TPS) in total, then the offending API invocation(s)
+# will be throttled"; StartNextPendingJobExecution and UpdateJobExecution
+# share 200 write TPS the same way. operation -> (shared bucket, rate); kept
+# per account and region like every other bucket.
+DATA_PLANE_DEFAULTS: dict[str, tuple[str, float]] = {
+    "iotjobsdata:DescribeJobExecution": ("iotjobsdata:reads", 200),
+    "iotjobsdata:GetPendingJobExecutions": ("iotjobsdata:reads", 200),
+    "iotjobsdata:StartNextPendingJobExecution": ("iotjobsdata:writes", 200),
+    "iotjobsdata:UpdateJobExecution": ("iotjobsdata:writes", 200),
+}
+
+
+def bucket_and_rate(op: str | None, cfg: dict) -> tuple[str | None, float | None]:
+    """(bucket name, rate) for a request: the operation's own entry in the
+    quotas table, else the data plane's shared default when it is on."""
+    rate = (cfg.get("quotas") or {}).get(op)
+    if rate is not None:
+        return op, rate
+    if cfg.get("jobs_data_quotas") and op in DATA_PLANE_DEFAULTS:
+        return DATA_PLANE_DEFAULTS[op]
+    return op, None
 
 
 class Buckets:

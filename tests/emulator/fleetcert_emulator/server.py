@@ -6,7 +6,7 @@
         [--asynchrony off|realistic] [--thing-detach-seconds S]
         [--policy-detach-seconds S] [--ca-creating-seconds S]
         [--ca-csr-in-progress-seconds S] [--certificate-in-progress-seconds S]
-        [--revoke-transient-rate F]
+        [--job-deletion-seconds S] [--revoke-transient-rate F]
         [--no-validate-requests] [--exit-on-stdin-eof] [--verbose]
 
 Prints exactly one line on stdout when listening:
@@ -38,13 +38,14 @@ def _parse(argv):
     p.add_argument("--in-progress-calls", type=int, default=0,
                    help="GetCertificate answers RequestInProgressException this many times after each issuance")
     p.add_argument("--asynchrony", choices=["off", "realistic"], default="off",
-                   help="preset for the six values below (each flag given explicitly wins)")
+                   help="preset for the seven values below (each flag given explicitly wins)")
     for key, what in (
         ("thing_detach_seconds", "DetachThingPrincipal propagates after S seconds"),
         ("policy_detach_seconds", "DetachPolicy propagates after S seconds"),
         ("ca_creating_seconds", "a new CA stays CREATING for S seconds"),
         ("ca_csr_in_progress_seconds", "GetCertificateAuthorityCsr: RequestInProgress S seconds after CREATING"),
         ("certificate_in_progress_seconds", "GetCertificate: RequestInProgress S seconds after issuance"),
+        ("job_deletion_seconds", "a deleted IoT job stays DELETION_IN_PROGRESS for S seconds"),
         ("revoke_transient_rate", "share of RevokeCertificate answered with a transient error"),
     ):
         p.add_argument("--" + key.replace("_", "-"), type=float, default=None, help=what,
@@ -84,13 +85,16 @@ def _watch_stdin():
 def build_app():
     """Apply every patch and return the WSGI app (middleware around moto)."""
     os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
-    from . import accounts, patches_iot, patches_kms, patches_pca, patches_secrets, patches_ssm
+    from . import (accounts, patches_iot, patches_jobs, patches_kms, patches_pca, patches_secrets,
+                   patches_ssm, patches_thing_groups)
     from .middleware import EmulatorMiddleware
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     accounts.apply()
     patches_pca.apply()
     patches_iot.apply()
+    patches_thing_groups.apply()
+    patches_jobs.apply()
     patches_kms.apply()
     patches_secrets.apply()
     patches_ssm.apply()
@@ -116,6 +120,7 @@ def main(argv=None):
 
     state.set_launch_config({
         "quotas": dict(AWS_DEFAULTS) if args.quotas == "aws" else {},
+        "jobs_data_quotas": args.quotas == "aws",
         "latency_ms": args.latency_ms,
         "fault_5xx_rate": args.fault_5xx_rate,
         "fault_5xx_after_rate": args.fault_5xx_after_rate,

@@ -44,6 +44,10 @@ DEFAULT_CONFIG = {
     "ca_csr_in_progress_seconds": 0.0,
     "certificate_in_progress_seconds": 0.0,
     "revoke_transient_rate": 0.0,
+    "job_deletion_seconds": 0.0,
+    # the jobs data plane's own quotas (quotas.DATA_PLANE_DEFAULTS), kept out
+    # of "quotas" so that table stays fleetcert's; "quotas": "aws"/"off" set it
+    "jobs_data_quotas": False,
     # check every IoT / ACM PCA request against botocore's model (validation.py)
     "validate_requests": True,
 }

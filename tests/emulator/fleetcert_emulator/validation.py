@@ -1,4 +1,4 @@
-"""Every IoT, ACM PCA, Secrets Manager, SSM and KMS request checked against botocore's service model.
+"""Every IoT, IoT jobs data plane, ACM PCA, Secrets Manager, SSM and KMS request checked against botocore's service model.
 
 AWS validates a request's input against its operation's model before it
 does anything else, and answers a malformed request with HTTP 400:
@@ -86,11 +86,15 @@ import botocore.session
 
 from .javaregex import compile_java
 
-SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms")
-# the error code of a request the model refuses, per service
+SERVICES = ("iot", "acm-pca", "secretsmanager", "ssm", "kms", "iotjobsdata")
+# the error code of a request the model refuses, per service; the jobs data
+# plane (restJson1 like IoT) lists InvalidRequestException ("The contents of
+# the request were invalid") for every operation
 VALIDATION_CODE = {"iot": "InvalidRequestException", "acm-pca": "ValidationException",
                    "secretsmanager": "ValidationException", "ssm": "ValidationException",
-                   "kms": "ValidationException"}
+                   "kms": "ValidationException", "iotjobsdata": "InvalidRequestException"}
+# operation-name prefix -> botocore model, where they differ (opnames.REST_PREFIXES)
+MODEL_NAMES = {"iotjobsdata": "iot-jobs-data"}
 
 
 class Unreadable(ValueError):
@@ -99,7 +103,7 @@ class Unreadable(ValueError):
 
 @lru_cache(maxsize=None)
 def _model(service: str):
-    return botocore.session.get_session().get_service_model(service)
+    return botocore.session.get_session().get_service_model(MODEL_NAMES.get(service, service))
 
 
 def _lower_first(name: str) -> str:
