@@ -13,7 +13,7 @@ pub fn validate(args: &SpecArgs, printer: &Printer) -> anyhow::Result<ExitStatus
             Ok(ExitStatus::Success)
         }
         Err(errors) => {
-            printer.error(&errors.render(printer.color_stderr()));
+            super::common::report_spec_errors(&errors, printer);
             Ok(ExitStatus::Failure)
         }
     }
