@@ -9,8 +9,9 @@ use crate::aws_op::{AwsOp, UnknownAwsOp};
 #[derive(Debug, Parser)]
 #[command(
     name = "fleetcert",
-    version,
     about = "Declarative AWS IoT device certificates from an ACM Private CA (ECDSA P-256)",
+    version = VERSION,
+    long_version = LONG_VERSION,
     long_about = "fleetcert reads fleet.yaml (the CA, its IoT registration, devices, policies), \
                   compares it with what exists in ACM PCA and AWS IoT Core, shows the difference \
                   as a plan, and applies it.\n\n\
@@ -26,6 +27,30 @@ pub struct Cli {
     /// Print only results and errors, no progress.
     #[arg(long, short, global = true)]
     pub quiet: bool,
+
+    /// When to colour output (stdout and stderr): `auto` on a terminal unless
+    /// NO_COLOR is set, `always` (even when NO_COLOR is set), or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]
+    pub color: ColorWhen,
+}
+
+/// `-V`: the version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("FLEETCERT_GIT_COMMIT"),
+    ")"
+);
+
+/// `--version`: also the AWS SDK crates it was built with, from Cargo.lock.
+const LONG_VERSION: &str = include_str!(concat!(env!("OUT_DIR"), "/long-version.txt"));
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ColorWhen {
+    #[default]
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +63,13 @@ pub enum Command {
     Plan(PlanArgs),
     /// Make AWS match the spec, or carry out a saved plan.
     Apply(ApplyArgs),
+    /// Show a plan saved by `plan --out` as `plan` showed it.
+    ///
+    /// Reads only the plan file: no spec, no AWS credentials. A damaged,
+    /// edited or other-version file is refused as `apply PLAN` refuses it;
+    /// whether the plan still holds against the spec and AWS is for
+    /// `apply PLAN` to check.
+    Show(ShowArgs),
     /// Report what differs between the spec and AWS; read-only. Exit 0 in
     /// sync, 2 drift, 1 error.
     Drift(DriftArgs),
@@ -51,6 +83,74 @@ pub enum Command {
     /// Write a fleet.yaml (and policy files) for an existing IoT set-up whose
     /// CA is an ACM PCA CA; its first plan only adopts.
     Import(ImportArgs),
+    /// Write a starter fleet that validates; never overwrites a file.
+    ///
+    /// fleet.yaml (a CA to create, one device whose key fleetcert makes, a
+    /// CSR device as a commented example), policies/device.json (connect as
+    /// the thing's name, MQTT only under topics named after it), a
+    /// .gitignore for the output directory, and schema/fleet.schema.json for
+    /// editors.
+    Init(InitArgs),
+    /// Print a shell completion script.
+    ///
+    /// e.g. `fleetcert completions bash > /etc/bash_completion.d/fleetcert`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff) of fleetcert and all its commands.
+    ///
+    /// One page per command in one stream: `fleetcert man | man -l -`.
+    Man,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// `github`: also print each error as a GitHub Actions workflow command
+    /// (an annotation on the file and line), as when GITHUB_ACTIONS=true.
+    #[arg(long, value_enum, default_value_t = ValidateFormat::Text)]
+    pub format: ValidateFormat,
+    /// Exit 1 when a policy has a finding (see the policy review) that its
+    /// `allow_findings` does not accept, as the spec's `strict: true` does.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ValidateFormat {
+    #[default]
+    Text,
+    Github,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ShowArgs {
+    /// A plan file written by `fleetcert plan --out`.
+    #[arg(value_name = "PLAN")]
+    pub plan: PathBuf,
+    /// How to show the plan.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct InitArgs {
+    /// Where to write fleet.yaml, policies/device.json, .gitignore and
+    /// schema/fleet.schema.json (created if missing).
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The fleet's name.
+    #[arg(long, default_value = "my-fleet", value_name = "NAME")]
+    pub fleet: String,
+    /// The AWS region the fleet lives in [default: none written; the AWS chain's].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -69,16 +169,6 @@ pub struct ImportArgs {
     /// Overwrite an existing fleet.yaml there.
     #[arg(long)]
     pub force: bool,
-}
-
-#[derive(Debug, Args, Clone)]
-pub struct ValidateArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
-    /// Exit 1 when a policy has a finding (see the policy review) that its
-    /// `allow_findings` does not accept, as the spec's `strict: true` does.
-    #[arg(long)]
-    pub strict: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -161,6 +251,18 @@ impl ReadMode {
     }
 }
 
+/// How `plan` shows the plan: a [`Format`], or `github`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanFormat {
+    #[default]
+    Text,
+    Json,
+    Markdown,
+    /// The text plan; spec errors also as GitHub Actions workflow commands
+    /// (annotations), as when GITHUB_ACTIONS=true.
+    Github,
+}
+
 #[derive(Debug, Args, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
@@ -168,8 +270,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub aws: AwsArgs,
     /// How to show the plan.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
     /// Exit 2 when there are changes, 0 when there are none, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,

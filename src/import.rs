@@ -21,7 +21,7 @@ pub struct ImportedSpec {
 }
 
 /// Quote a YAML scalar only when it needs it.
-fn scalar(text: &str) -> String {
+pub(crate) fn scalar(text: &str) -> String {
     let plain = !text.is_empty()
         && text
             .chars()

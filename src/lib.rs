@@ -14,6 +14,7 @@ pub mod dates;
 pub mod drift;
 pub mod exit;
 pub mod import;
+pub mod init;
 pub mod live;
 pub mod lock;
 pub mod marker;

@@ -1,17 +1,34 @@
 //! All output goes through one printer: stdout for results, stderr for
-//! messages. Colour only when the stream is a terminal and `NO_COLOR` is unset
-//! (anstream does both checks).
+//! messages. Colour as `--color` says (commands/mod.rs sets anstream's
+//! global choice): with `auto`, only when the stream is a terminal and
+//! `NO_COLOR` is unset (anstream does both checks).
 
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Printer {
     quiet: bool,
+    annotations: bool,
 }
 
 impl Printer {
     pub fn new(quiet: bool) -> Self {
-        Self { quiet }
+        Self {
+            quiet,
+            annotations: false,
+        }
+    }
+
+    /// Also print spec errors as GitHub workflow commands on stdout.
+    #[must_use]
+    pub fn with_annotations(mut self, on: bool) -> Self {
+        self.annotations = on;
+        self
+    }
+
+    /// Whether spec errors are also GitHub workflow commands.
+    pub fn annotations(&self) -> bool {
+        self.annotations
     }
 
     /// Whether progress and status messages are suppressed (`--quiet`).
@@ -19,7 +36,7 @@ impl Printer {
         self.quiet
     }
 
-    /// Whether stdout will show colour (a terminal, and no `NO_COLOR`).
+    /// Whether stdout will show colour (`--color`, or a terminal and no `NO_COLOR`).
     pub fn color_stdout(&self) -> bool {
         anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never
     }

@@ -1,13 +1,13 @@
 //! Steps several commands share: load the spec, reach AWS, read live state.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::AwsArgs;
+use crate::cli::{AwsArgs, Format};
 use crate::cloud::{CaLookup, Cloud, CloudSettings};
 use crate::live::LiveState;
 use crate::printer::Printer;
-use crate::spec::{CaSpec, DeviceKey, Spec};
+use crate::spec::{CaSpec, DeviceKey, Spec, SpecErrors};
 
 /// A failure already shown to the user; the command exits 1.
 #[derive(Debug, thiserror::Error)]
@@ -19,7 +19,7 @@ pub fn load_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec> {
     match crate::spec::load(path) {
         Ok(spec) => Ok(spec),
         Err(errors) => {
-            printer.error(&errors.render(printer.color_stderr()));
+            report_spec_errors(&errors, printer);
             Err(Reported("invalid spec").into())
         }
     }
@@ -37,6 +37,29 @@ pub fn load_reviewed_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec
         }
     }
     Ok(spec)
+}
+
+/// Every spec error for people on stderr and, when the printer annotates,
+/// as GitHub workflow commands on stdout, with paths relative to the
+/// repository (`GITHUB_WORKSPACE`, else the working directory).
+pub fn report_spec_errors(errors: &SpecErrors, printer: &Printer) {
+    printer.error(&errors.render(printer.color_stderr()));
+    if printer.annotations() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let workspace = std::env::var_os("GITHUB_WORKSPACE")
+            .filter(|w| !w.is_empty())
+            .map_or_else(|| cwd.clone(), PathBuf::from);
+        printer.out(&crate::spec::annotations::github(errors, &cwd, &workspace));
+    }
+}
+
+/// The plan as `plan` and `show` print it, in `format`.
+pub fn shown_plan(plan: &crate::plan::Plan, format: Format, printer: &Printer) -> String {
+    match format {
+        Format::Text => crate::render::text::plan(plan, printer.color_stdout()),
+        Format::Json => crate::render::json::plan(plan),
+        Format::Markdown => crate::render::markdown::plan(plan),
+    }
 }
 
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

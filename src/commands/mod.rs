@@ -5,20 +5,23 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, ColorWhen, Command, PlanFormat, ValidateFormat};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 
 mod apply;
 mod common;
+mod completions;
 mod drift;
 mod export;
 mod force_unlock;
 mod iam_policy;
 mod import;
+mod init;
 mod plan;
 mod policy_review;
 mod schema;
+mod show;
 mod validate;
 
 /// Parse `args` and run the command they name.
@@ -36,9 +39,14 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             };
         }
     };
-    let printer = Printer::new(cli.quiet);
+    color_choice(cli.color).write_global();
+    let printer = Printer::new(cli.quiet).with_annotations(annotations_wanted(&cli.command));
     let outcome = match cli.command {
-        Command::Validate(args) => validate::validate(&args, &printer),
+        Command::Validate(args) => validate::validate(&args.spec, &printer),
+        Command::Show(args) => show::show(&args, &printer),
+        Command::Init(args) => init::init(&args, &printer),
+        Command::Completions(args) => completions::completions(args.shell, &printer),
+        Command::Man => completions::man(&printer),
         Command::Schema => schema::schema(&printer),
         Command::Plan(args) => plan::plan(&args, &printer),
         Command::Apply(args) => apply::apply(&args, &printer),
@@ -59,4 +67,25 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             ExitStatus::Failure
         }
     }
+}
+
+/// `--color` for every anstream stream (the printer's, clap's): `auto`
+/// leaves the choice to anstream (a terminal, and no NO_COLOR).
+fn color_choice(when: ColorWhen) -> anstream::ColorChoice {
+    match when {
+        ColorWhen::Auto => anstream::ColorChoice::Auto,
+        ColorWhen::Always => anstream::ColorChoice::Always,
+        ColorWhen::Never => anstream::ColorChoice::Never,
+    }
+}
+
+/// Spec errors are also GitHub workflow commands in a GitHub Actions job
+/// (which sets GITHUB_ACTIONS=true) or with `--format github`.
+fn annotations_wanted(command: &Command) -> bool {
+    let asked = match command {
+        Command::Validate(args) => args.format == ValidateFormat::Github,
+        Command::Plan(args) => args.format == PlanFormat::Github,
+        _ => false,
+    };
+    asked || std::env::var_os("GITHUB_ACTIONS").is_some_and(|v| v == "true")
 }

@@ -2,12 +2,11 @@
 //! (text, JSON or Markdown), and with `--out` save it for `apply PLAN`.
 //! Takes no lock: planning changes nothing.
 
-use crate::cli::{Format, PlanArgs};
+use crate::cli::{Format, PlanArgs, PlanFormat};
 use crate::exit::ExitStatus;
 use crate::plan::{PlanOptions, diff};
 use crate::planfile::{self, PlanFile};
 use crate::printer::Printer;
-use crate::render;
 
 use super::common;
 
@@ -31,12 +30,13 @@ pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         },
     )
     .map_err(|errors| common::plan_errors(errors, printer))?;
-    let shown = match args.format {
-        Format::Text => render::text::plan(&plan, printer.color_stdout()),
-        Format::Json => render::json::plan(&plan),
-        Format::Markdown => render::markdown::plan(&plan),
+    let format = match args.format {
+        // Annotations are spec errors only; the plan itself is text.
+        PlanFormat::Text | PlanFormat::Github => Format::Text,
+        PlanFormat::Json => Format::Json,
+        PlanFormat::Markdown => Format::Markdown,
     };
-    printer.out(&shown);
+    printer.out(&common::shown_plan(&plan, format, printer));
     if let Some(path) = &args.out {
         let file = PlanFile::new(
             &spec,

@@ -28,7 +28,7 @@ pub fn validate(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
             Ok(ExitStatus::Success)
         }
         Err(errors) => {
-            printer.error(&errors.render(printer.color_stderr()));
+            super::common::report_spec_errors(&errors, printer);
             Ok(ExitStatus::Failure)
         }
     }

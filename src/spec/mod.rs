@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::aws_op::AwsOp;
 
+pub mod annotations;
 mod diagnostic;
 mod load;
 pub mod model;

@@ -10,7 +10,7 @@ use crate::fleet_dir::{apply_ok, run};
 use crate::harness::{Account, shared};
 
 /// Every file under `dir`: path relative to it -> contents.
-fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+pub fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
     let mut files = std::collections::BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(at) = stack.pop() {

@@ -26,6 +26,7 @@ mod attacks;
 mod aws_async;
 mod aws_check;
 mod aws_ops;
+mod cli_extras;
 mod crash_kill;
 mod emulator_flow;
 mod fleet_dir;

@@ -32,6 +32,7 @@ pub fn validate_in(dir: &Path) -> (Option<i32>, String, String) {
         .args(["validate", "-f", "fleet.yaml"])
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
         .output()
         .unwrap();
     (
