@@ -67,9 +67,9 @@ fn never_closed(path: &Path, unclosed: Unclosed, parser_said: &str, noticed: Loc
     let Opened { what, at } = unclosed.opened;
     let hint = match what {
         '[' => "close it with `]`, or write the list as indented `- ` lines",
-        '{' => "close it with `}`, or write the mapping as indented `key: value` lines",
         '"' => "close the string with `\"`; inside it, write a quote as `\\\"`",
-        _ => "close the string with `'`; inside it, write a quote as `''`",
+        '\'' => "close the string with `'`; inside it, write a quote as `''`",
+        _ => "close it with `}`, or write the mapping as indented `key: value` lines",
     };
     let mut diagnostic = Diagnostic::new(
         path,

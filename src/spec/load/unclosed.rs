@@ -53,6 +53,9 @@ pub(super) fn unclosed_at(text: &str, noticed: (u32, u32)) -> Option<Unclosed> {
         })
 }
 
+/// Flow collections' opening and closing brackets.
+const BRACKETS: [(char, char); 2] = [('[', ']'), ('{', '}')];
+
 #[derive(Default)]
 struct Scanner {
     /// Open flow collections, outermost first.
@@ -207,9 +210,9 @@ impl Scanner {
                 self.node_start = true;
             }
             ']' | '}' => {
-                let opener = if c == ']' { '[' } else { '{' };
+                let opener = BRACKETS.iter().find(|pair| pair.1 == c).map(|pair| pair.0);
                 match self.flows.last() {
-                    Some(open) if open.what == opener => {
+                    Some(open) if Some(open.what) == opener => {
                         self.flows.pop();
                     }
                     Some(&open) => self.wrong_closers.push((open, Opened { what: c, at })),
@@ -225,7 +228,9 @@ impl Scanner {
     fn in_block(&mut self, c: char, around: Around, at: Loc) -> Next {
         let indicator = around.next == ' ' || around.next == '\t';
         match c {
-            '[' | '{' if self.node_start => self.in_flow(c, at),
+            c if self.node_start && BRACKETS.iter().any(|pair| pair.0 == c) => {
+                self.in_flow(c, at);
+            }
             '-' | '?' | ':' if indicator => self.node_start = true,
             '|' | '>' if self.node_start => {
                 self.block_scalar = Some(around.indent);
@@ -241,68 +246,69 @@ impl Scanner {
 mod tests {
     use super::*;
 
-    fn opened(text: &str, noticed: (u32, u32)) -> Option<(char, u32, u32)> {
-        unclosed_at(text, noticed).map(|u| (u.opened.what, u.opened.at.line, u.opened.at.column))
+    /// What is unclosed, as "what line:column", or "none".
+    fn opened(text: &str, noticed: (u32, u32)) -> String {
+        unclosed_at(text, noticed).map_or("none".to_owned(), |u| describe(u.opened))
+    }
+
+    fn describe(opened: Opened) -> String {
+        format!("{} {}:{}", opened.what, opened.at.line, opened.at.column)
     }
 
     #[test]
     fn an_unclosed_flow_mapping_is_found_where_it_opened() {
         let text = "devices:\n  - name: a\n    attributes: {line: A\n  - name: b\n";
-        assert_eq!(opened(text, (4, 9)), Some(('{', 3, 17)));
+        assert_eq!(opened(text, (4, 9)), "{ 3:17");
     }
 
     #[test]
     fn the_innermost_unclosed_bracket_is_named() {
         let text = "a: {b: [c, d}\n";
-        assert_eq!(opened(text, (1, 13)), Some(('[', 1, 8)));
+        assert_eq!(opened(text, (1, 13)), "[ 1:8");
         let text = "a: {b: [c, d]\nx: 1\n";
-        assert_eq!(opened(text, (2, 2)), Some(('{', 1, 4)));
+        assert_eq!(opened(text, (2, 2)), "{ 1:4");
     }
 
     #[test]
     fn a_wrong_closing_bracket_is_named_too() {
         let unclosed = unclosed_at("a: [{b: c]\n", (1, 5)).unwrap();
-        assert_eq!((unclosed.opened.what, unclosed.opened.at.column), ('{', 5));
-        let closer = unclosed.wrong_closer.unwrap();
-        assert_eq!(
-            (closer.what, closer.at.line, closer.at.column),
-            (']', 1, 10)
-        );
+        assert_eq!(describe(unclosed.opened), "{ 1:5");
+        assert_eq!(describe(unclosed.wrong_closer.unwrap()), "] 1:10");
     }
 
     #[test]
     fn a_construct_closed_later_is_not_named() {
         let text = "a: {b: c d: e}\n";
-        assert_eq!(opened(text, (1, 10)), None);
+        assert_eq!(opened(text, (1, 10)), "none");
     }
 
     #[test]
     fn an_unclosed_quote_is_found() {
         let text = "a: \"x\nb: 'it''s'\n";
-        assert_eq!(opened(text, (3, 1)), Some(('"', 1, 4)));
+        assert_eq!(opened(text, (3, 1)), "\" 1:4");
         let text = "a: 'it''s\n";
-        assert_eq!(opened(text, (2, 1)), Some(('\'', 1, 4)));
+        assert_eq!(opened(text, (2, 1)), "' 1:4");
         let text = "a: \"x\\\" y\n";
-        assert_eq!(opened(text, (2, 1)), Some(('"', 1, 4)));
+        assert_eq!(opened(text, (2, 1)), "\" 1:4");
     }
 
     #[test]
     fn brackets_in_comments_quotes_block_scalars_and_words_do_not_open() {
         let text = "a: x # [\nb: \"[{\"\nc: |\n  [ {\nd: it's [1]\ne: \"\\\"[\"\n";
-        assert_eq!(opened(text, (7, 1)), None);
+        assert_eq!(opened(text, (7, 1)), "none");
     }
 
     #[test]
     fn a_comment_inside_brackets_closes_nothing() {
         let text = "a: [1, # ]\n  2\n";
-        assert_eq!(opened(text, (3, 1)), Some(('[', 1, 4)));
+        assert_eq!(opened(text, (3, 1)), "[ 1:4");
         let text = "a: [1, # it's\n  2]\n";
-        assert_eq!(opened(text, (3, 1)), None);
+        assert_eq!(opened(text, (3, 1)), "none");
     }
 
     #[test]
     fn a_bracket_after_an_anchor_or_tag_opens() {
-        assert_eq!(opened("a: &x [1\n", (2, 1)), Some(('[', 1, 7)));
-        assert_eq!(opened("a: !t {1\n", (2, 1)), Some(('{', 1, 7)));
+        assert_eq!(opened("a: &x [1\n", (2, 1)), "[ 1:7");
+        assert_eq!(opened("a: !t {1\n", (2, 1)), "{ 1:7");
     }
 }
