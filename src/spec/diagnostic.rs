@@ -1,15 +1,19 @@
 //! Errors in a spec: each names its file, line and column, shows the line with
 //! a caret under the offending text, and says how to fix it.
 //!
-//! The rendering follows miette's/rustc's layout but is written here, so the
-//! text is stable for snapshot tests and carries no absolute paths.
+//! Rendering is `annotate-snippets`, rustc's own renderer, in plain text at a
+//! fixed width (stable for snapshot tests); paths are shown as given or
+//! relative to the spec, never absolute.
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anstyle::{AnsiColor, Style};
+use annotate_snippets::renderer::{DEFAULT_ERROR_STYLE, Style};
+use annotate_snippets::{
+    AnnotationKind, Element, Group, Level, Origin, Renderer, Snippet, normalize_untrusted_str,
+};
 
 use super::model::Loc;
 
@@ -143,133 +147,101 @@ impl SpecErrors {
     }
 
     /// The report for people; with `color`, ANSI styles.
+    ///
+    /// Each diagnostic is an `annotate-snippets` report (rustc's renderer) at a
+    /// fixed width, so the text does not depend on the terminal.
     pub fn render(&self, color: bool) -> String {
-        let styles = Styles::new(color);
+        let renderer = if color {
+            Renderer::styled()
+        } else {
+            Renderer::plain()
+        }
+        .term_width(RENDER_WIDTH);
         let mut out = String::new();
         for d in &self.diagnostics {
-            self.render_one(&mut out, d, &styles);
-            out.push('\n');
+            let _ = writeln!(out, "{}\n", renderer.render(&self.report(d)));
         }
         let files: Vec<String> = self.files().iter().map(|f| display_path(f)).collect();
         let count = self.diagnostics.len();
+        let summary = if color {
+            DEFAULT_ERROR_STYLE
+        } else {
+            Style::new()
+        };
         let _ = write!(
             out,
             "{}{} {} in {}{}",
-            styles.error.render(),
+            summary.render(),
             count,
             if count == 1 { "error" } else { "errors" },
             files.join(", "),
-            styles.error.render_reset(),
+            summary.render_reset(),
         );
         out
     }
 
-    fn render_one(&self, out: &mut String, d: &Diagnostic, s: &Styles) {
-        let width = std::iter::once(&d.at)
-            .chain(d.notes.iter().map(|(_, label)| label))
-            .map(|label| label.loc.line.to_string().len())
-            .max()
-            .unwrap_or(1);
-        let _ = writeln!(
-            out,
-            "{}error{}: {}{}{}",
-            s.error.render(),
-            s.error.render_reset(),
-            s.bold.render(),
-            d.message,
-            s.bold.render_reset()
-        );
-        self.render_label(out, &d.at, width, s, s.error);
-        for (message, label) in &d.notes {
-            let _ = writeln!(
-                out,
-                "{}note{}: {message}",
-                s.note.render(),
-                s.note.render_reset()
-            );
-            self.render_label(out, label, width, s, s.note);
-        }
+    /// One diagnostic as groups: the error with its hint, then each note.
+    fn report<'a>(&'a self, d: &'a Diagnostic) -> Vec<Group<'a>> {
+        let mut error = Level::ERROR
+            .primary_title(d.message.as_str())
+            .element(self.place(&d.at));
         if let Some(hint) = &d.hint {
-            let _ = writeln!(
-                out,
-                "{}help{}: {hint}",
-                s.help.render(),
-                s.help.render_reset()
-            );
+            error = error.element(Level::HELP.message(normalize_untrusted_str(hint)));
         }
+        let notes = d.notes.iter().map(|(message, label)| {
+            Level::NOTE
+                .secondary_title(normalize_untrusted_str(message))
+                .element(self.place(label))
+        });
+        std::iter::once(error).chain(notes).collect()
     }
 
-    fn render_label(
-        &self,
-        out: &mut String,
-        label: &Label,
-        width: usize,
-        s: &Styles,
-        caret: Style,
-    ) {
-        let pad = " ".repeat(width);
+    /// A label as the line it points into with a caret under its span, or as
+    /// just its file (and position) where the line is not known.
+    fn place<'a>(&'a self, label: &'a Label) -> Element<'a> {
         let file = display_path(&label.file);
         let loc = label.loc;
         if !loc.is_known() {
-            let _ = writeln!(
-                out,
-                "{pad}{}-->{} {file}",
-                s.gutter.render(),
-                s.gutter.render_reset()
-            );
-            return;
+            return Origin::path(file).into();
         }
-        let _ = writeln!(
-            out,
-            "{pad}{}-->{} {file}:{}:{}",
-            s.gutter.render(),
-            s.gutter.render_reset(),
-            loc.line,
-            loc.column
-        );
-        let Some(line_text) = self
+        let Some(line) = self
             .sources
             .get(&label.file)
             .and_then(|text| text.lines().nth(loc.line as usize - 1))
         else {
-            return;
+            return Origin::path(file)
+                .line(loc.line as usize)
+                .char_column(loc.column as usize)
+                .into();
         };
-        let line_text: String = line_text
-            .trim_end_matches('\r')
-            .chars()
-            .map(|c| if c == '\t' { ' ' } else { c })
-            .collect();
-        let (line_text, column) = clip_line(&line_text, loc.column as usize);
-        let line_chars = line_text.chars().count();
-        let start = column.saturating_sub(1).min(line_chars);
-        let len = (loc.len as usize)
-            .min(line_chars.saturating_sub(start))
-            .max(1);
-        let g = |text: &str| format!("{}{text}{}", s.gutter.render(), s.gutter.render_reset());
-        let _ = writeln!(out, "{pad} {}", g("|"));
-        let _ = writeln!(
-            out,
-            "{} {} {}",
-            g(&format!("{:>width$}", loc.line)),
-            g("|"),
-            line_text
-        );
-        let label_text = label
-            .text
-            .as_deref()
-            .map(|t| format!(" {t}"))
-            .unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "{pad} {} {}{}{}{}{}",
-            g("|"),
-            " ".repeat(start),
-            caret.render(),
-            "^".repeat(len),
-            label_text,
-            caret.render_reset()
-        );
+        let line = line.trim_end_matches('\r');
+        let span = char_span(line, loc.column as usize, loc.len as usize);
+        let annotation = AnnotationKind::Primary
+            .span(span)
+            .label(label.text.as_deref());
+        Snippet::source(line)
+            .line_start(loc.line as usize)
+            .path(file)
+            .annotation(annotation)
+            .into()
     }
+}
+
+/// The width reports are laid out for, whatever the terminal: snapshots and
+/// CI logs read the same. Longer lines are cut around the caret.
+pub const RENDER_WIDTH: usize = 120;
+
+/// The byte range of `len` characters from `column` (1-based) in `line`,
+/// within the line, at least one character where the line has one.
+fn char_span(line: &str, column: usize, len: usize) -> std::ops::Range<usize> {
+    let byte_at = |chars: usize| {
+        line.char_indices()
+            .nth(chars)
+            .map_or(line.len(), |(at, _)| at)
+    };
+    let start = column.saturating_sub(1);
+    let end = byte_at(start + len.max(1));
+    byte_at(start)..end
 }
 
 impl fmt::Display for SpecErrors {
@@ -280,84 +252,67 @@ impl fmt::Display for SpecErrors {
 
 impl std::error::Error for SpecErrors {}
 
-/// The most characters of a source line a snippet shows.
-pub const MAX_SNIPPET_CHARS: usize = 120;
-
-/// `line` cut to [`MAX_SNIPPET_CHARS`] around `column` (1-based), with `…`
-/// where it was cut, and the column in the cut line. A file that is one long
-/// line (minified JSON, or a file that should never have been read) is
-/// never echoed whole.
-fn clip_line(line: &str, column: usize) -> (String, usize) {
-    let chars: Vec<char> = line.chars().collect();
-    if chars.len() <= MAX_SNIPPET_CHARS {
-        return (line.to_owned(), column);
-    }
-    let keep = MAX_SNIPPET_CHARS - 2;
-    let at = column.saturating_sub(1).min(chars.len());
-    let from = at.saturating_sub(keep / 2).min(chars.len() - keep);
-    let to = from + keep;
-    let mut out = String::new();
-    if from > 0 {
-        out.push('…');
-    }
-    out.extend(&chars[from..to]);
-    if to < chars.len() {
-        out.push('…');
-    }
-    let shift = usize::from(from > 0);
-    (out, column + shift - from)
-}
-
 /// A path for people: forward slashes, no leading `./`.
 pub fn display_path(path: &Path) -> String {
     let text = path.to_string_lossy().replace('\\', "/");
     text.strip_prefix("./").map(str::to_owned).unwrap_or(text)
 }
 
-struct Styles {
-    error: Style,
-    note: Style,
-    help: Style,
-    gutter: Style,
-    bold: Style,
-}
-
-impl Styles {
-    fn new(color: bool) -> Self {
-        if !color {
-            return Self {
-                error: Style::new(),
-                note: Style::new(),
-                help: Style::new(),
-                gutter: Style::new(),
-                bold: Style::new(),
-            };
-        }
-        Self {
-            error: Style::new().bold().fg_color(Some(AnsiColor::Red.into())),
-            note: Style::new().bold().fg_color(Some(AnsiColor::Green.into())),
-            help: Style::new().bold().fg_color(Some(AnsiColor::Cyan.into())),
-            gutter: Style::new().bold().fg_color(Some(AnsiColor::Blue.into())),
-            bold: Style::new().bold(),
-        }
-    }
-}
-
 #[cfg(test)]
-mod clip_tests {
+mod render_tests {
     use super::*;
 
+    fn one_error(text: &str, loc: Loc) -> SpecErrors {
+        let file = Path::new("fleet.yaml");
+        let sources = BTreeMap::from([(file.to_path_buf(), Arc::from(text))]);
+        let diagnostic = Diagnostic::new(file, loc, "bad").hint("fix it");
+        SpecErrors::new(file, vec![diagnostic], sources)
+    }
+
     #[test]
-    fn long_lines_are_cut_around_the_column() {
-        let short = "a".repeat(MAX_SNIPPET_CHARS);
-        assert_eq!(clip_line(&short, 5), (short.clone(), 5));
+    fn a_long_line_is_cut_around_the_caret() {
         let long = format!("{}X{}", "a".repeat(5000), "b".repeat(5000));
-        let (cut, column) = clip_line(&long, 5001);
-        assert!(cut.chars().count() <= MAX_SNIPPET_CHARS, "{}", cut.len());
-        assert!(cut.starts_with('…') && cut.ends_with('…'));
-        assert_eq!(cut.chars().nth(column - 1), Some('X'));
-        let (head, column) = clip_line(&long, 1);
-        assert!(head.starts_with('a') && head.ends_with('…'));
-        assert_eq!(column, 1);
+        let loc = Loc {
+            line: 1,
+            column: 5001,
+            len: 1,
+        };
+        let text = one_error(&long, loc).render(false);
+        assert!(text.contains("--> fleet.yaml:1:5001"), "{text}");
+        assert!(
+            text.lines().all(|l| l.chars().count() <= RENDER_WIDTH),
+            "{text}"
+        );
+        let line = text.lines().find(|l| l.contains('X')).unwrap();
+        let caret = text.lines().find(|l| l.trim_end().ends_with('^')).unwrap();
+        assert_eq!(line.find('X'), caret.find('^'), "{text}");
+    }
+
+    #[test]
+    fn the_caret_spans_characters_not_bytes() {
+        let loc = Loc {
+            line: 1,
+            column: 7,
+            len: 3,
+        };
+        let text = one_error("name: ü-é bad", loc).render(false);
+        assert!(
+            text.contains("1 | name: ü-é bad\n  |       ^^^\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn color_follows_the_flag() {
+        let errors = one_error(
+            "name: x",
+            Loc {
+                line: 1,
+                column: 7,
+                len: 1,
+            },
+        );
+        assert!(!errors.render(false).contains('\x1b'));
+        assert!(errors.render(true).contains('\x1b'));
     }
 }

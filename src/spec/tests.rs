@@ -120,7 +120,7 @@ fn a_missing_spec_is_one_error() {
     assert_eq!(errors.len(), 1);
     assert_eq!(
         errors.render(false),
-        "error: cannot read the spec `no/such/fleet.yaml`: no such file\n --> no/such/fleet.yaml\nhelp: name the spec with -f, e.g. `fleetcert validate -f path/to/fleet.yaml`\n\n1 error in no/such/fleet.yaml"
+        "error: cannot read the spec `no/such/fleet.yaml`: no such file\n--> no/such/fleet.yaml\n = help: name the spec with -f, e.g. `fleetcert validate -f path/to/fleet.yaml`\n\n1 error in no/such/fleet.yaml"
     );
 }
 

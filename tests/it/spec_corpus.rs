@@ -64,7 +64,7 @@ fn every_invalid_spec_is_reported_with_its_position() {
         );
         assert!(stdout.is_empty(), "{name}: stdout is not empty:\n{stdout}");
         assert!(
-            stderr.contains("error: ") && stderr.contains(" --> "),
+            stderr.contains("error: ") && stderr.contains("--> "),
             "{name}:\n{stderr}"
         );
         snapshot!(name.as_str(), stderr);

@@ -5,6 +5,8 @@ use std::path::Path;
 use crate::spec::diagnostic::{Diagnostic, display_path};
 use crate::spec::model::Loc;
 
+use super::unclosed::{Opened, Unclosed, unclosed_at};
+
 /// A YAML error as a diagnostic, in words for people.
 pub(super) fn yaml_error(path: &Path, text: &str, error: &serde_saphyr::Error) -> Diagnostic {
     let loc = error
@@ -37,11 +39,62 @@ pub(super) fn yaml_error(path: &Path, text: &str, error: &serde_saphyr::Error) -
             "see schema/fleet.schema.json for the shape of each field".to_owned()
         })
     });
+    if is_syntax_error(error)
+        && let Some(unclosed) = unclosed_at(text, (loc.line, loc.column))
+    {
+        return never_closed(path, unclosed, &message, loc);
+    }
     let diagnostic = Diagnostic::new(path, loc, message);
     match hint {
         Some(hint) => diagnostic.hint(hint),
         None => diagnostic,
     }
+}
+
+/// Whether the YAML parser itself failed (rather than a value not fitting
+/// the spec's types), so an unclosed bracket or quote may be why.
+fn is_syntax_error(error: &serde_saphyr::Error) -> bool {
+    matches!(
+        error.without_snippet(),
+        serde_saphyr::Error::ExternalMessage { source, .. }
+            if matches!(**source, serde_saphyr::ExternalMessageSource::Parser(_))
+    )
+}
+
+/// A bracket or quote left open, named where it opened: the parser notices
+/// only later, where the text stops making sense (`noticed`).
+fn never_closed(path: &Path, unclosed: Unclosed, parser_said: &str, noticed: Loc) -> Diagnostic {
+    let Opened { what, at } = unclosed.opened;
+    let hint = match what {
+        '[' => "close it with `]`, or write the list as indented `- ` lines",
+        '"' => "close the string with `\"`; inside it, write a quote as `\\\"`",
+        '\'' => "close the string with `'`; inside it, write a quote as `''`",
+        _ => "close it with `}`, or write the mapping as indented `key: value` lines",
+    };
+    let mut diagnostic = Diagnostic::new(
+        path,
+        at,
+        format!(
+            "the `{what}` opened at {}:{} is never closed",
+            at.line, at.column
+        ),
+    )
+    .hint(hint);
+    if let Some(closer) = unclosed.wrong_closer {
+        let message = format!("this `{}` does not close it", closer.what);
+        diagnostic = diagnostic.note(message, path, closer.at);
+    }
+    if (noticed.line, noticed.column) == (at.line, at.column) || !noticed.is_known() {
+        return diagnostic;
+    }
+    diagnostic.note(
+        format!(
+            "the YAML parser noticed here: {}",
+            clip_message(parser_said)
+        ),
+        path,
+        noticed,
+    )
 }
 
 /// Rewords serde/YAML messages and adds a hint where one helps.

@@ -14,6 +14,7 @@ mod files;
 mod lifecycle;
 mod messages;
 mod policies;
+mod unclosed;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
