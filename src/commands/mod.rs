@@ -42,7 +42,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
     color_choice(cli.color).write_global();
     let printer = Printer::new(cli.quiet).with_annotations(annotations_wanted(&cli.command));
     let outcome = match cli.command {
-        Command::Validate(args) => validate::validate(&args.spec, &printer),
+        Command::Validate(args) => validate::validate(&args, &printer),
         Command::Show(args) => show::show(&args, &printer),
         Command::Init(args) => init::init(&args, &printer),
         Command::Completions(args) => completions::completions(args.shell, &printer),
