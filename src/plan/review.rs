@@ -31,11 +31,11 @@ pub struct PolicyReview {
 }
 
 /// The devices whose ACTIVE certificates carry `policy` now.
-fn carriers_now(live: &LiveState, policy: &str) -> BTreeSet<String> {
+fn carriers_now<'a>(live: &'a LiveState, policy: &str) -> BTreeSet<&'a str> {
     live.certificates
         .values()
         .filter(|c| c.status == CertStatus::Active && c.policies.contains(policy))
-        .filter_map(|c| c.subject_cn.clone())
+        .filter_map(|c| c.subject_cn.as_deref())
         .collect()
 }
 
@@ -55,15 +55,18 @@ pub fn reviews(spec: &Spec, live: &LiveState, changes: &[Change]) -> Vec<PolicyR
             .iter()
             .find(|c| matches!(&c.address, Address::Policy(p) if p == name))
             .map(|c| c.action);
-        let wanted: BTreeSet<String> = spec
+        let wanted: BTreeSet<&str> = spec
             .devices
             .values()
             .filter(|d| d.policies.contains(name))
-            .map(|d| d.name.clone())
+            .map(|d| d.name.as_str())
             .collect();
         let now = carriers_now(live, name);
-        let gains: Vec<String> = wanted.difference(&now).cloned().collect();
-        let loses: Vec<String> = now.difference(&wanted).cloned().collect();
+        let owned = |names: std::collections::btree_set::Difference<'_, &str>| {
+            names.map(|n| n.to_string()).collect::<Vec<String>>()
+        };
+        let gains = owned(wanted.difference(&now));
+        let loses = owned(now.difference(&wanted));
         if action.is_none() && gains.is_empty() && loses.is_empty() {
             continue;
         }

@@ -283,3 +283,26 @@ fn a_record_that_cannot_be_read_is_said_and_written_anew() {
     );
     assert_eq!(plan.changes[0].reason.code, ReasonCode::RecordOutdated);
 }
+
+#[test]
+fn the_policy_review_counts_who_gains_and_loses_a_policy() {
+    let before = spec(&["a", "b", "c"], &["on_removal: revoke"]);
+    let live = live(&before, NOW - DAY);
+    assert!(
+        diff(&before, &live, &options(NOW))
+            .unwrap()
+            .policy_reviews
+            .is_empty()
+    );
+    // c leaves the fleet and d joins: the policy's document is unchanged,
+    // but who carries it is not.
+    let after = spec(&["a", "b", "d"], &["on_removal: revoke"]);
+    let plan = diff(&after, &live, &options(NOW)).unwrap();
+    assert_eq!(plan.policy_reviews.len(), 1, "{:?}", plan.policy_reviews);
+    let review = &plan.policy_reviews[0];
+    assert_eq!(review.policy, "p");
+    assert_eq!(review.action, None);
+    assert_eq!(review.carried_by, 3);
+    assert_eq!(review.gains, ["d"]);
+    assert_eq!(review.loses, ["c"]);
+}
