@@ -53,6 +53,37 @@ pub fn report_spec_errors(errors: &SpecErrors, printer: &Printer) {
     }
 }
 
+/// The unaccepted findings of `reviews` (policy name and review) as GitHub
+/// workflow commands on stdout, when the printer annotates.
+pub fn annotate_findings<'a>(
+    spec: &Spec,
+    reviews: impl IntoIterator<Item = (&'a str, &'a crate::analysis::Review)>,
+    error: bool,
+    printer: &Printer,
+) {
+    if !printer.annotations() {
+        return;
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .map_or_else(|| cwd.clone(), PathBuf::from);
+    let mut out = String::new();
+    for (name, review) in reviews {
+        let file = spec
+            .policies
+            .get(name)
+            .and_then(|p| p.source.clone())
+            .unwrap_or_else(|| spec.path.clone());
+        for finding in review.unaccepted() {
+            out.push_str(&crate::spec::annotations::policy_finding(
+                error, &file, name, finding, &cwd, &workspace,
+            ));
+        }
+    }
+    printer.out(&out);
+}
+
 /// The plan as `plan` and `show` print it, in `format`.
 pub fn shown_plan(plan: &crate::plan::Plan, format: Format, printer: &Printer) -> String {
     match format {

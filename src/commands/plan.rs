@@ -37,6 +37,17 @@ pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
         PlanFormat::Markdown => Format::Markdown,
     };
     printer.out(&common::shown_plan(&plan, format, printer));
+    // Never inside JSON or Markdown, which a program reads from stdout.
+    if format == Format::Text {
+        common::annotate_findings(
+            &spec,
+            plan.policy_reviews
+                .iter()
+                .map(|r| (r.policy.as_str(), &r.review)),
+            false,
+            printer,
+        );
+    }
     if let Some(path) = &args.out {
         let file = PlanFile::new(
             &spec,

@@ -19,9 +19,14 @@ pub fn validate(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
                 summary(&spec),
                 policy_review::text(&spec, &reviews, printer.color_stdout())
             ));
-            if (args.strict || spec.strict)
-                && let Some(refusal) = policy_review::strict_refusal(&reviews)
-            {
+            let strict = args.strict || spec.strict;
+            super::common::annotate_findings(
+                &spec,
+                reviews.iter().map(|(name, review)| (*name, review)),
+                strict,
+                printer,
+            );
+            if strict && let Some(refusal) = policy_review::strict_refusal(&reviews) {
                 printer.error(&refusal);
                 return Ok(ExitStatus::Failure);
             }

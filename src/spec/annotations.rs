@@ -51,6 +51,37 @@ fn command(d: &Diagnostic, cwd: &Path, workspace: &Path) -> String {
     )
 }
 
+/// A policy finding as a workflow command on the policy's file: `::warning`,
+/// or `::error` when strict mode refuses it. IoT policy findings name a
+/// statement, not a line, so the annotation is on the file.
+pub fn policy_finding(
+    error: bool,
+    file: &Path,
+    policy: &str,
+    finding: &crate::analysis::Finding,
+    cwd: &Path,
+    workspace: &Path,
+) -> String {
+    let properties = [
+        ("file", repository_path(file, cwd, workspace)),
+        ("title", format!("fleetcert {}", finding.code)),
+    ];
+    let properties: Vec<String> = properties
+        .iter()
+        .map(|(key, value)| format!("{key}={}", escape_property(value)))
+        .collect();
+    let message = format!(
+        "policy {policy}, statement {} ({}): {}",
+        finding.statement, finding.severity, finding.message
+    );
+    format!(
+        "::{} {}::{}\n",
+        if error { "error" } else { "warning" },
+        properties.join(","),
+        escape_data(&message)
+    )
+}
+
 /// `file` relative to `workspace` (both made absolute and free of `.` and
 /// `..` first), forward slashes; as given when it lies outside.
 fn repository_path(file: &Path, cwd: &Path, workspace: &Path) -> String {

@@ -28,7 +28,45 @@ fn validate(fleet: &FleetDir, args: &[&str]) -> crate::fleet_dir::Run {
         .arg("validate")
         .args(args)
         .current_dir(fleet.path())
+        .env_remove("GITHUB_ACTIONS")
         .env("NO_COLOR", "1"))
+}
+
+#[test]
+fn in_github_actions_findings_are_annotations_on_the_policy_file() {
+    let fleet = FleetDir::root_example();
+    telemetry_with(&fleet, SUBSCRIBE_ANYTHING);
+    let annotated = |strict: bool| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fleetcert"));
+        command
+            .arg("validate")
+            .current_dir(fleet.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_WORKSPACE", fleet.path())
+            .env("NO_COLOR", "1");
+        if strict {
+            command.arg("--strict");
+        }
+        run(&mut command)
+    };
+    let expected = "file=policies/telemetry.json,title=fleetcert WILDCARD_RESOURCE::policy telemetry, \
+                    statement 3 (critical): `*` applies the statement";
+    let warned = annotated(false);
+    assert_eq!(warned.code, 0);
+    assert!(
+        warned.stdout.contains(&format!("::warning {expected}")),
+        "{}",
+        warned.stdout
+    );
+    let refused = annotated(true);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stdout.contains(&format!("::error {expected}")),
+        "{}",
+        refused.stdout
+    );
+    // Without GitHub, no workflow command.
+    assert!(!validate(&fleet, &[]).stdout.contains("::warning"));
 }
 
 #[test]
