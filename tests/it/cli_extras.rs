@@ -157,7 +157,9 @@ fn init_writes_a_starter_fleet_that_validates_and_never_overwrites() {
     let policy: serde_json::Value = serde_json::from_slice(&files["policies/device.json"]).unwrap();
     assert_eq!(policy["Version"], "2012-10-17");
 
-    let valid = run(fleetcert(&target).arg("validate")).success();
+    // The starter policy is least-privilege: no finding, even under --strict.
+    let valid = run(fleetcert(&target).args(["validate", "--strict"])).success();
+    assert!(valid.stdout.contains("no findings"), "{}", valid.stdout);
     assert!(
         valid.stdout.contains(
             "fleet factory-b is valid: 1 device (1 generated key), 1 policy, CA to create"
