@@ -27,7 +27,7 @@ body="$RUNNER_TEMP/fleetcert-comment-$$.md"
     else
         # Never leave an older plan standing for a commit it does not describe.
         printf '> [!CAUTION]\n> The plan failed (exit code %s): see the run'"'"'s log. ' "${EXITCODE:-none}"
-        printf 'No plan is saved for this commit, so merging it applies nothing.\n'
+        printf 'No plan was saved for this commit: merged as it is, the apply would refuse for want of a reviewed plan.\n'
     fi
 } >"$body"
 

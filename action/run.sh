@@ -40,9 +40,11 @@ if [ "$FLEETCERT_COMMAND" = apply ]; then
     # A fence longer than any run of backticks in the output.
     fence='```'
     while grep -qF -- "$fence" "$report.txt"; do fence="$fence\`"; done
+    # The summary takes 1 MiB per step: its end (the outcome), all of it in the log.
     {
-        printf '### fleetcert apply (exit code %s)\n\n%stext\n' "$code" "$fence"
-        cat "$report.txt"
+        printf '### fleetcert apply (exit code %s)\n\n' "$code"
+        printf 'The last 60 lines; all of the output is in the log of this step.\n\n%stext\n' "$fence"
+        tail -n 60 "$report.txt"
         printf '%s\n' "$fence"
     } >"$report"
 elif [ "$code" -eq 1 ]; then

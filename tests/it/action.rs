@@ -121,8 +121,66 @@ fn assert_plan_job(done: &Finished, github: &FakeGitHub, head: &str, run_id: u64
 fn assert_no_secret(texts: &[&str]) {
     for text in texts {
         assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
-        assert!(!text.contains("emulator-secret"), "the AWS secret leaked:\n{text}");
+        assert!(
+            !text.contains("emulator-secret"),
+            "the AWS secret leaked:\n{text}"
+        );
     }
+}
+
+/// A push to the pull request: the plan job for head commit `head`.
+fn plan_push(
+    github: &FakeGitHub,
+    fleet: &FleetDir,
+    account: &Account,
+    head: &str,
+    run_id: u64,
+) -> Finished {
+    let event = ("pull_request", pull_request_event(head));
+    let merge = format!("{run_id:040x}"); // the test merge commit
+    let done = job(github, fleet, Some(account), event, (merge, run_id), "plan")
+        .run()
+        .success();
+    assert_plan_job(&done, github, head, run_id);
+    done
+}
+
+fn comment_posts(github: &FakeGitHub) -> Vec<Value> {
+    let path = format!("repos/{REPOSITORY}/issues/{PULL}/comments");
+    calls_to(github, "POST", &path)
+}
+
+/// The second push edited our comment (id 5000) and posted none, leaving a
+/// stranger's marked comment as it was.
+#[track_caller]
+fn assert_edited_in_place(github: &FakeGitHub, second: &Finished, head2: &str) {
+    assert_eq!(second.action["comment-id"], "5000");
+    let patch = format!("repos/{REPOSITORY}/issues/comments/5000");
+    assert_eq!(
+        calls_to(github, "PATCH", &patch).len(),
+        1,
+        "{:#?}",
+        github.calls()
+    );
+    assert_eq!(
+        comment_posts(github).len(),
+        1,
+        "a second comment was posted"
+    );
+    let now = comments(github);
+    assert_eq!(now.len(), 4, "{now:#?}");
+    let ours = now.iter().find(|c| c["id"] == 5000).unwrap()["body"]
+        .as_str()
+        .unwrap();
+    assert!(
+        ours.contains("gateway-03") && !ours.contains("gateway-02"),
+        "{ours}"
+    );
+    assert!(ours.contains(&head2[..12]), "{ours}");
+    let stranger = format!("{MARKER}\nNo changes.");
+    assert_eq!(now[1]["body"], stranger, "mallory's comment was edited");
+    // The comments were read across pages (2 per page here).
+    assert!(github.raw_log().contains("--paginate"));
 }
 
 #[test]
@@ -134,59 +192,69 @@ fn the_action_comments_the_plan_once_edits_it_on_the_next_push_and_applies_it_on
 
     // First push: the plan is posted as a new comment carrying the marker.
     let (head1, head2) = (sha(0xa1), sha(0xa2));
-    let event = ("pull_request", pull_request_event(&head1));
-    let first = job(&github, &fleet, Some(&account), event, (sha(0xe1), 101), "plan")
-        .run()
-        .success();
-    assert_plan_job(&first, &github, &head1, 101);
-    let posts = calls_to(&github, "POST", &format!("repos/{REPOSITORY}/issues/{PULL}/comments"));
+    let first = plan_push(&github, &fleet, &account, &head1, 101);
+    let posts = comment_posts(&github);
     assert_eq!(posts.len(), 1, "{:#?}", github.calls());
     let body = posts[0]["files"]["body"].as_str().unwrap();
     assert!(body.starts_with(&format!("{MARKER}\n")), "{body}");
-    assert!(body.contains("gateway-02") && body.contains(&head1[..12]), "{body}");
+    assert!(
+        body.contains("gateway-02") && body.contains(&head1[..12]),
+        "{body}"
+    );
     assert_eq!(first.action["comment-id"], "5000");
 
     // Second push (a device renamed): the same comment is edited, not added.
     fleet.edit("  - name: gateway-02\n", "  - name: gateway-03\n");
-    let event = ("pull_request", pull_request_event(&head2));
-    let second = job(&github, &fleet, Some(&account), event, (sha(0xe2), 102), "plan")
-        .run()
-        .success();
-    assert_plan_job(&second, &github, &head2, 102);
-    assert_eq!(second.action["comment-id"], "5000");
-    let patches = calls_to(&github, "PATCH", &format!("repos/{REPOSITORY}/issues/comments/5000"));
-    assert_eq!(patches.len(), 1, "{:#?}", github.calls());
-    assert_eq!(
-        calls_to(&github, "POST", &format!("repos/{REPOSITORY}/issues/{PULL}/comments")).len(),
-        1,
-        "a second comment was posted"
-    );
-    let now = comments(&github);
-    assert_eq!(now.len(), 4, "{now:#?}");
-    let ours = now.iter().find(|c| c["id"] == 5000).unwrap()["body"].as_str().unwrap();
-    assert!(ours.contains("gateway-03") && !ours.contains("gateway-02"), "{ours}");
-    assert!(ours.contains(&head2[..12]), "{ours}");
-    assert_eq!(now[1]["body"], format!("{MARKER}\nNo changes."), "mallory's comment was edited");
-    // The comments were read across pages (2 per page here).
-    assert!(github.raw_log().contains("--paginate"));
+    let second = plan_push(&github, &fleet, &account, &head2, 102);
+    assert_edited_in_place(&github, &second, &head2);
 
     let applied = merge_and_apply(&github, &fleet, &account, &head2);
+    let log = github.raw_log();
     assert_no_secret(&[
-        &first.log, &second.log, &applied.log, &first.summary, &applied.summary, &github.raw_log(),
+        &first.log,
+        &second.log,
+        &applied.log,
+        &first.summary,
+        &applied.summary,
+        &log,
     ]);
     for done in [&first, &second, &applied] {
         assert_no_secret(&[&format!("{:?}", done.outputs)]);
     }
 }
 
-/// The merge of the pull request: its runs (the reviewed one, and decoys a
-/// fork and another workflow made for the same head, newer and holding a
-/// bogus plan), then the apply job; afterwards nothing is left to plan.
-fn merge_and_apply(github: &FakeGitHub, fleet: &FleetDir, account: &Account, head: &str) -> Finished {
-    let merge = sha(0xbb);
+/// The apply stopped at fetching the plan, saying why.
+#[track_caller]
+fn assert_fetch_refused(done: &Finished, why: &str) {
+    assert_eq!(done.failed, Some(("fetch".to_string(), 1)), "{}", done.log);
+    assert!(done.log.contains(why), "{}", done.log);
+}
+
+/// An artifact directory holding something that is not a plan.
+fn bogus_plan(github: &FakeGitHub) -> PathBuf {
     let bogus = github.path().join("bogus");
     std::fs::create_dir_all(&bogus).unwrap();
     std::fs::write(bogus.join("fleet.plan"), "{\"kind\":\"not a plan\"}").unwrap();
+    bogus
+}
+
+/// The pull request whose merge made commit `merge`, as the REST API lists it.
+fn merged_pull(head: &str, merge: &str) -> Value {
+    json!([{"number": PULL, "merged_at": "2026-01-05T10:00:00Z",
+            "merge_commit_sha": merge, "head": {"sha": head}}])
+}
+
+/// The merge of the pull request: its runs (the reviewed one, and decoys a
+/// fork and another workflow made for the same head, newer and holding a
+/// bogus plan), then the apply job; afterwards nothing is left to plan.
+fn merge_and_apply(
+    github: &FakeGitHub,
+    fleet: &FleetDir,
+    account: &Account,
+    head: &str,
+) -> Finished {
+    let merge = sha(0xbb);
+    let bogus = bogus_plan(github);
     github.update(|s| {
         s["runs"] = json!([
             workflow_run(101, &sha(0xa1), REPOSITORY, WORKFLOW),
@@ -197,8 +265,7 @@ fn merge_and_apply(github: &FakeGitHub, fleet: &FleetDir, account: &Account, hea
         for run in ["103", "104"] {
             s["artifacts"][run] = json!({format!("fleetcert-plan-{head}"): bogus});
         }
-        s["pulls"][&merge] = json!([{"number": PULL, "merged_at": "2026-01-05T10:00:00Z",
-            "merge_commit_sha": merge, "head": {"sha": head}}]);
+        s["pulls"][&merge] = merged_pull(head, &merge);
     });
     let event = ("push", json!({"ref": "refs/heads/main", "after": merge}));
     let applied = job(github, fleet, Some(account), event, (merge, 200), "apply")
@@ -215,8 +282,14 @@ fn merge_and_apply(github: &FakeGitHub, fleet: &FleetDir, account: &Account, hea
     let argv = &downloads[0]["argv"];
     assert_eq!(argv[2], "102");
     assert_eq!(argv[6], format!("fleetcert-plan-{head}"), "{argv}");
-    assert!(applied.summary.contains("Apply complete"), "{}", applied.summary);
-    let again = run(account.fleetcert(fleet.path()).args(["plan", "--detailed-exitcode"]));
+    assert!(
+        applied.summary.contains("Apply complete"),
+        "{}",
+        applied.summary
+    );
+    let again = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--detailed-exitcode"]));
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
     applied
 }
@@ -226,26 +299,21 @@ fn the_action_refuses_to_apply_without_a_reviewed_run_of_this_repository() {
     let fleet = FleetDir::root_example();
     let github = FakeGitHub::new();
     let (head, merge) = (sha(0xc1), sha(0xcc));
-    let bogus = github.path().join("bogus");
-    std::fs::create_dir_all(&bogus).unwrap();
-    std::fs::write(bogus.join("fleet.plan"), "{}").unwrap();
+    let bogus = bogus_plan(&github);
     github.update(|s| {
         // Only a fork's run exists for the merged head.
         s["runs"] = json!([workflow_run(301, &head, "mallory/fleet", WORKFLOW)]);
         s["artifacts"]["301"] = json!({format!("fleetcert-plan-{head}"): bogus});
-        s["pulls"][&merge] = json!([{"number": PULL, "merged_at": "2026-01-05T10:00:00Z",
-            "merge_commit_sha": merge, "head": {"sha": head}}]);
+        s["pulls"][&merge] = merged_pull(&head, &merge);
     });
     let push = || ("push", json!({"ref": "refs/heads/main"}));
     let refused = job(&github, &fleet, None, push(), (merge, 400), "apply").run();
-    assert_eq!(refused.failed, Some(("fetch".to_string(), 1)), "{}", refused.log);
-    assert!(refused.log.contains("no successful pull_request run"), "{}", refused.log);
+    assert_fetch_refused(&refused, "no successful pull_request run");
     assert!(github.calls().iter().all(|c| c["argv"][0] != "run"));
 
     // A push that merged no pull request (a direct push) applies nothing either.
     let direct = job(&github, &fleet, None, push(), (sha(0xdd), 401), "apply").run();
-    assert_eq!(direct.failed, Some(("fetch".to_string(), 1)), "{}", direct.log);
-    assert!(direct.log.contains("is not the merge of a pull request"), "{}", direct.log);
+    assert_fetch_refused(&direct, "is not the merge of a pull request");
 }
 
 #[test]
@@ -265,7 +333,14 @@ fn the_action_builds_fleetcert_with_cargo_install_locked_when_path_has_no_such_v
         env!("CARGO_PKG_VERSION")
     );
     write_executable(&tools.join("cargo"), &cargo);
-    let mut drift = job(&github, &fleet, None, ("schedule", json!({})), (sha(1), 500), "drift");
+    let mut drift = job(
+        &github,
+        &fleet,
+        None,
+        ("schedule", json!({})),
+        (sha(1), 500),
+        "drift",
+    );
     drift.path = vec![tools];
     let done = drift.run().success();
 
@@ -273,12 +348,19 @@ fn the_action_builds_fleetcert_with_cargo_install_locked_when_path_has_no_such_v
     assert_eq!(uses, "actions/cache@v4");
     let key = &with["key"];
     let prefix = format!("fleetcert-Linux-X64-{}-", env!("CARGO_PKG_VERSION"));
-    assert!(key.starts_with(&prefix) && key.len() == prefix.len() + 16, "{key}");
+    assert!(
+        key.starts_with(&prefix) && key.len() == prefix.len() + 16,
+        "{key}"
+    );
     let args = std::fs::read_to_string(&recorded).unwrap();
     let root = crate::harness::repo_root();
     assert_eq!(
         args.trim(),
-        format!("install --locked --root {} --path {}", with["path"], root.display())
+        format!(
+            "install --locked --root {} --path {}",
+            with["path"],
+            root.display()
+        )
     );
     assert_eq!(done.github_path, [PathBuf::from(&with["path"]).join("bin")]);
 }
@@ -289,12 +371,19 @@ fn every_run_step_of_the_action_takes_its_inputs_from_env_only() {
     for step in &action.runs.steps {
         let Some(run) = &step.run else { continue };
         // https://docs.github.com/en/actions/reference/security/secure-use#use-an-intermediate-environment-variable
-        assert!(!run.contains("${{"), "step {} pastes an expression into its script", step.id);
+        assert!(
+            !run.contains("${{"),
+            "step {} pastes an expression into its script",
+            step.id
+        );
         let script = run.trim().trim_matches('"');
-        let relative = script.strip_prefix("$GITHUB_ACTION_PATH/").unwrap_or_else(|| {
-            panic!("step {} runs {run}, not a script of the action", step.id)
-        });
-        assert!(crate::harness::repo_root().join(relative).is_file(), "{relative}");
+        let relative = script
+            .strip_prefix("$GITHUB_ACTION_PATH/")
+            .unwrap_or_else(|| panic!("step {} runs {run}, not a script of the action", step.id));
+        assert!(
+            crate::harness::repo_root().join(relative).is_file(),
+            "{relative}"
+        );
     }
     // No script turns on tracing (which would print the token's variable).
     for entry in std::fs::read_dir(crate::harness::repo_root().join("action")).unwrap() {

@@ -205,7 +205,12 @@ impl Finished {
 
     #[track_caller]
     pub fn success(self) -> Self {
-        assert!(self.failed.is_none(), "step failed: {:?}\n{}", self.failed, self.log);
+        assert!(
+            self.failed.is_none(),
+            "step failed: {:?}\n{}",
+            self.failed,
+            self.log
+        );
         self
     }
 }
@@ -329,7 +334,10 @@ impl Job<'_> {
         temp: &Path,
         done: &mut Finished,
     ) -> BTreeMap<String, String> {
-        let run = step.run.as_deref().expect("a step runs a script or uses an action");
+        let run = step
+            .run
+            .as_deref()
+            .expect("a step runs a script or uses an action");
         assert_eq!(step.shell.as_deref(), Some("bash"), "step {}", step.id);
         let script = temp.join(format!("{}.sh", step.id));
         std::fs::write(&script, run).unwrap();
@@ -338,7 +346,9 @@ impl Job<'_> {
             std::fs::write(file, "").unwrap();
         }
         let mut command = Command::new("bash");
-        command.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&script);
+        command
+            .args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&script);
         self.environment(&mut command, temp, done);
         command
             .env("GITHUB_OUTPUT", &files[0])
@@ -354,7 +364,8 @@ impl Job<'_> {
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         ));
-        done.summary.push_str(&std::fs::read_to_string(&files[1]).unwrap());
+        done.summary
+            .push_str(&std::fs::read_to_string(&files[1]).unwrap());
         let added = std::fs::read_to_string(&files[2]).unwrap();
         done.github_path.extend(added.lines().map(PathBuf::from));
         if !output.status.success() {
