@@ -22,6 +22,8 @@ macro_rules! snapshot {
     }};
 }
 
+mod action;
+mod action_runner;
 mod attacks;
 mod aws_async;
 mod aws_check;
