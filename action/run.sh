@@ -15,6 +15,11 @@ plan="$PLAN_DIR/fleet.plan"
 rm -f "$report" "$report.txt" "$plan"
 
 run_plan() {
+    # The policy merge gate: findings are annotations (GITHUB_ACTIONS=true)
+    # and, unaccepted, fail the check before any AWS call.
+    if [ "${FLEETCERT_STRICT:-false}" = true ]; then
+        fleetcert validate --strict -f "$FLEETCERT_SPEC" || return 1
+    fi
     fleetcert plan -f "$FLEETCERT_SPEC" --format markdown --detailed-exitcode \
         --out "$plan" ${extra[@]+"${extra[@]}"} >"$report"
 }

@@ -391,3 +391,33 @@ fn every_run_step_of_the_action_takes_its_inputs_from_env_only() {
         assert!(!text.contains("set -x") && !text.contains("xtrace"));
     }
 }
+
+#[test]
+fn with_strict_the_plan_check_fails_on_an_unaccepted_policy_finding() {
+    let fleet = FleetDir::root_example();
+    let policy = fleet.path().join("policies/telemetry.json");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let widened = text.replace(
+        "topic/factory-a/${iot:Connection.Thing.ThingName}/telemetry",
+        "topic/factory-a/*",
+    );
+    assert_ne!(text, widened);
+    std::fs::write(&policy, widened).unwrap();
+    let github = FakeGitHub::new();
+    let event = ("pull_request", pull_request_event(&sha(0xe1)));
+    let mut strict = job(&github, &fleet, None, event, (sha(0xee), 500), "plan");
+    strict.inputs.insert("strict".into(), "true".into());
+    let done = strict.run();
+    assert_eq!(done.action["exitcode"], "1", "{}", done.log);
+    assert!(done.failed.is_some(), "{}", done.log);
+    assert!(
+        done.log.contains("strict mode refuses 1 policy finding")
+            && done
+                .log
+                .contains("::error file=policies/telemetry.json,title=fleetcert TOPIC_NOT_BOUND::"),
+        "{}",
+        done.log
+    );
+    // Refused before planning: no plan to upload, no AWS account was needed.
+    assert_eq!(done.action["plan-path"], "");
+}
