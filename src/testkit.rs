@@ -268,6 +268,7 @@ impl LiveBuilder {
                 "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into(),
             ),
             not_after: Some(now + 3650 * DAY),
+            usage_mode: crate::spec::UsageMode::GeneralPurpose,
         });
         self.live.iot_ca = Some(LiveIotCa {
             certificate_id: sha("ca"),

@@ -6,7 +6,7 @@ use aws_sdk_iot::types as iot;
 
 use crate::live::{CaStatus, CertStatus, CertificateMode, RegistrationStatus};
 use crate::plan::Template;
-use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm};
+use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm, UsageMode};
 
 /// A PCA template's ARN (AWS Private CA User Guide, "Understanding
 /// certificate templates").
@@ -148,5 +148,21 @@ mod serial_tests {
             "67:07:44:76:83:a9:b7:f4"
         );
         assert_eq!(revocation_serial("f"), "0f");
+    }
+}
+
+/// PCA's UsageMode; absent (an older CA) is general purpose.
+pub fn usage_mode(mode: Option<&pca::CertificateAuthorityUsageMode>) -> UsageMode {
+    match mode {
+        Some(pca::CertificateAuthorityUsageMode::ShortLivedCertificate) => UsageMode::ShortLived,
+        _ => UsageMode::GeneralPurpose,
+    }
+}
+
+/// The SDK's UsageMode for a CA fleetcert creates.
+pub fn ca_usage_mode(mode: UsageMode) -> pca::CertificateAuthorityUsageMode {
+    match mode {
+        UsageMode::GeneralPurpose => pca::CertificateAuthorityUsageMode::GeneralPurpose,
+        UsageMode::ShortLived => pca::CertificateAuthorityUsageMode::ShortLivedCertificate,
     }
 }

@@ -174,6 +174,9 @@ pub struct LiveCa {
     /// The CA certificate (PEM), once it has one.
     pub certificate_pem: Option<String>,
     pub not_after: Option<i64>,
+    /// PCA's UsageMode, fixed when the CA was created.
+    #[serde(default)]
+    pub usage_mode: crate::spec::UsageMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

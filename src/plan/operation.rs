@@ -225,6 +225,9 @@ pub enum Operation {
         subject: BTreeMap<String, String>,
         key_algorithm: KeyAlgorithm,
         signing_algorithm: SigningAlgorithm,
+        /// Fixed for the CA's life (general purpose unless the spec says).
+        #[serde(default)]
+        usage_mode: crate::spec::UsageMode,
         idempotency_token: String,
     },
     /// Get the CA's CSR, issue its certificate, import it. Produces the plan

@@ -128,6 +128,7 @@ fn ca_step(live: &mut LiveState, plan: &Plan, operation: &Operation) {
         Operation::CreateCa {
             key_algorithm,
             signing_algorithm,
+            usage_mode,
             ..
         } => {
             live.ca = Some(LiveCa {
@@ -141,6 +142,7 @@ fn ca_step(live: &mut LiveState, plan: &Plan, operation: &Operation) {
                 owner: Some(plan.fleet.clone()),
                 certificate_pem: None,
                 not_after: None,
+                usage_mode: *usage_mode,
             })
         }
         Operation::ActivateRootCa { validity, .. } => {

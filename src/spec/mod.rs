@@ -23,7 +23,7 @@ pub mod types;
 pub use diagnostic::{Diagnostic, Label, SpecErrors, display_path};
 pub use types::{
     CaIotStatus, CertValidity, IotMode, KeyAlgorithm, OnRemoval, Retire, RevocationReason,
-    SigningAlgorithm, SpecDuration,
+    SigningAlgorithm, SpecDuration, UsageMode,
 };
 
 pub use crate::pki::csr::CsrInfo;
@@ -99,6 +99,7 @@ pub enum CaSpec {
         key_algorithm: KeyAlgorithm,
         signing_algorithm: SigningAlgorithm,
         validity: CertValidity,
+        usage_mode: UsageMode,
         iot: CaIotSpec,
     },
 }

@@ -241,6 +241,12 @@ pub struct CaFile {
     #[serde(default)]
     #[schemars(with = "Option<Validity>")]
     pub validity: Option<Text>,
+    /// `general_purpose` (default) or `short_lived` (created CAs only; fixed
+    /// once the CA exists): a short-lived certificate mode CA issues
+    /// certificates valid for at most 7 days, at a lower monthly price.
+    #[serde(default)]
+    #[schemars(with = "Option<crate::spec::UsageMode>")]
+    pub usage_mode: Option<Text>,
     /// How the CA is registered in AWS IoT.
     #[serde(default)]
     pub iot: Option<Sp<CaIotFile>>,

@@ -252,6 +252,30 @@ pub trait Named: Sized + Copy + 'static {
     }
 }
 
+/// How a CA fleetcert creates may be used (PCA's `UsageMode`, fixed at
+/// creation). User Guide, "Understand AWS Private CA CA modes":
+/// https://docs.aws.amazon.com/privateca/latest/userguide/short-lived-certificates.html
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UsageMode {
+    /// Certificates of any validity (PCA's GENERAL_PURPOSE, the default).
+    #[default]
+    GeneralPurpose,
+    /// Certificates valid for at most seven days, at a lower monthly price
+    /// (PCA's SHORT_LIVED_CERTIFICATE): for fleets that renew weekly.
+    ShortLived,
+}
+
+impl UsageMode {
+    /// The longest validity a CA of this mode issues, in days.
+    pub fn max_validity_days(self) -> Option<u64> {
+        match self {
+            UsageMode::GeneralPurpose => None,
+            UsageMode::ShortLived => Some(7),
+        }
+    }
+}
+
 /// A CA key algorithm, as PCA names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
 pub enum KeyAlgorithm {

@@ -8,6 +8,7 @@ use crate::live::{CaStatus, CertificateMode, RegistrationStatus};
 use crate::pki::keys::DeviceKey;
 use crate::plan::{CertValidity, KeyAlgorithm, SigningAlgorithm};
 use crate::plan::{Template, Verification};
+use crate::spec::UsageMode;
 
 /// How long apply waits for a new CA to leave CREATING. AWS documents no
 /// duration ("AWS Private CA is creating your private certificate
@@ -21,6 +22,7 @@ pub(super) async fn create(
     subject: &BTreeMap<String, String>,
     key_algorithm: KeyAlgorithm,
     signing_algorithm: SigningAlgorithm,
+    usage_mode: UsageMode,
     idempotency_token: &str,
 ) -> Result<(), ApplyError> {
     let cloud = cx.cloud;
@@ -30,6 +32,7 @@ pub(super) async fn create(
             subject,
             key_algorithm,
             signing_algorithm,
+            usage_mode,
             idempotency_token,
         )
         .await?;

@@ -68,6 +68,7 @@ async fn run_ca(cx: &Context<'_>, operation: &Operation) -> Result<(), ApplyErro
             subject,
             key_algorithm,
             signing_algorithm,
+            usage_mode,
             idempotency_token,
         } => {
             ca::create(
@@ -75,6 +76,7 @@ async fn run_ca(cx: &Context<'_>, operation: &Operation) -> Result<(), ApplyErro
                 subject,
                 *key_algorithm,
                 *signing_algorithm,
+                *usage_mode,
                 idempotency_token,
             )
             .await

@@ -14,7 +14,7 @@ use crate::cloud::{Cloud, CloudError, failed};
 use crate::live::CaStatus;
 use crate::live::OWNER_TAG;
 use crate::plan::Template;
-use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm};
+use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm, UsageMode};
 
 /// `GetCertificate` and `GetCertificateAuthorityCsr` answer
 /// `RequestInProgressException` until PCA has finished ("Wait, then retry":
@@ -91,6 +91,7 @@ impl Cloud {
         subject: &BTreeMap<String, String>,
         key_algorithm: KeyAlgorithm,
         signing_algorithm: SigningAlgorithm,
+        usage_mode: UsageMode,
         idempotency_token: &str,
     ) -> Result<String, CloudError> {
         let mut asn1 = pca::Asn1Subject::builder();
@@ -129,6 +130,7 @@ impl Cloud {
             .create_certificate_authority()
             .certificate_authority_type(pca::CertificateAuthorityType::Root)
             .certificate_authority_configuration(config)
+            .usage_mode(names::ca_usage_mode(usage_mode))
             .idempotency_token(idempotency_token)
             .tags(tag);
         // The idempotency token makes a retry return the same CA.

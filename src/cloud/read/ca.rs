@@ -146,6 +146,7 @@ impl Cloud {
             owner: self.ca_owner(arn).await?,
             certificate_pem,
             not_after,
+            usage_mode: names::usage_mode(ca.usage_mode()),
         })
     }
 

@@ -10,7 +10,15 @@ use crate::plan::{
     Action, Address, Change, IdempotencyToken, Operation, Phase, Reason, ReasonCode, Template,
     Verification, derive_token,
 };
-use crate::spec::{CaSpec, CertValidity, KeyAlgorithm, SigningAlgorithm, Subject};
+use crate::spec::{CaSpec, CertValidity, KeyAlgorithm, SigningAlgorithm, Subject, UsageMode};
+
+/// The spec's word for a usage mode.
+fn usage_mode_name(mode: UsageMode) -> &'static str {
+    match mode {
+        UsageMode::GeneralPurpose => "general_purpose",
+        UsageMode::ShortLived => "short_lived",
+    }
+}
 
 impl Planner<'_> {
     pub(super) fn plan_ca(&mut self) {
@@ -22,14 +30,14 @@ impl Planner<'_> {
                     key_algorithm,
                     signing_algorithm,
                     validity,
+                    usage_mode,
                     ..
                 },
                 None,
             ) => self.plan_new_ca(
                 &fleet,
                 subject,
-                *key_algorithm,
-                *signing_algorithm,
+                (*key_algorithm, *signing_algorithm, *usage_mode),
                 *validity,
             ),
             (
@@ -37,10 +45,16 @@ impl Planner<'_> {
                     key_algorithm,
                     signing_algorithm,
                     validity,
+                    usage_mode,
                     ..
                 },
                 Some(ca),
-            ) => self.plan_created_ca(&fleet, ca, *key_algorithm, *signing_algorithm, *validity),
+            ) => {
+                if !self.usage_mode_holds(&fleet, ca, *usage_mode) {
+                    return;
+                }
+                self.plan_created_ca(&fleet, ca, *key_algorithm, *signing_algorithm, *validity)
+            }
             (CaSpec::Adopt { arn, .. }, Some(ca)) => self.plan_adopted_ca(fleet, arn, ca),
             (CaSpec::Adopt { arn, .. }, None) => self.errors.push(PlanError::UnusableCa {
                 arn: arn.clone(),
@@ -55,8 +69,7 @@ impl Planner<'_> {
         &mut self,
         fleet: &str,
         subject: &Subject,
-        key_algorithm: KeyAlgorithm,
-        signing_algorithm: SigningAlgorithm,
+        (key_algorithm, signing_algorithm, usage_mode): (KeyAlgorithm, SigningAlgorithm, UsageMode),
         validity: CertValidity,
     ) {
         let mut fields = BTreeMap::new();
@@ -92,12 +105,14 @@ impl Planner<'_> {
                     Some(signing_algorithm.aws_name().into()),
                 ),
                 field("validity", None, Some(validity.to_string())),
+                field("usage_mode", None, Some(usage_mode_name(usage_mode).into())),
             ],
             operations: vec![
                 Operation::CreateCa {
                     subject: fields,
                     key_algorithm,
                     signing_algorithm,
+                    usage_mode,
                     idempotency_token: token,
                 },
                 Operation::ActivateRootCa {
@@ -111,6 +126,25 @@ impl Planner<'_> {
     }
 
     /// The CA fleetcert created: usable once ACTIVE, activated if it never was.
+    /// A CA's usage mode is fixed at creation ("The CA mode cannot be
+    /// changed for an existing CA", AWS Security Blog, "How to use AWS
+    /// Private Certificate Authority short-lived certificate mode").
+    fn usage_mode_holds(&mut self, fleet: &str, ca: &LiveCa, wanted: UsageMode) -> bool {
+        if ca.usage_mode == wanted {
+            return true;
+        }
+        self.errors.push(PlanError::UnusableCa {
+            arn: ca.arn.clone(),
+            fleet: fleet.to_string(),
+            reason: format!(
+                "its usage mode is {} but the spec asks for {}; a CA's usage mode cannot change",
+                usage_mode_name(ca.usage_mode),
+                usage_mode_name(wanted)
+            ),
+        });
+        false
+    }
+
     fn plan_created_ca(
         &mut self,
         fleet: &str,

@@ -6,7 +6,7 @@ use super::{DEFAULT_CA_VALIDITY, Loader, Text};
 use crate::spec::diagnostic::Diagnostic;
 use crate::spec::model::{self, CaFile, Sp};
 use crate::spec::types;
-use crate::spec::{CaIotSpec, CaSpec, KeyAlgorithm, SigningAlgorithm, Subject};
+use crate::spec::{CaIotSpec, CaSpec, KeyAlgorithm, SigningAlgorithm, Subject, UsageMode};
 
 impl Loader {
     // ---------------------------------------------------------------- CA
@@ -55,11 +55,13 @@ impl Loader {
                     None => Some(DEFAULT_CA_VALIDITY),
                     Some(text) => self.validity(f, text),
                 };
+                let usage_mode = self.usage_mode(f, c.usage_mode.as_ref());
                 Some(CaSpec::Create {
                     subject: subject?,
                     key_algorithm: key_algorithm?,
                     signing_algorithm: signing_algorithm?,
                     validity: validity?,
+                    usage_mode: usage_mode?,
                     iot: iot?,
                 })
             }
@@ -99,12 +101,30 @@ impl Loader {
         }
     }
 
+    /// `usage_mode`: `general_purpose` or `short_lived`.
+    fn usage_mode(&mut self, f: &Path, text: Option<&Text>) -> Option<UsageMode> {
+        match text.map(|t| (t, t.value.as_str())) {
+            None | Some((_, "general_purpose")) => Some(UsageMode::GeneralPurpose),
+            Some((_, "short_lived")) => Some(UsageMode::ShortLived),
+            Some((t, other)) => {
+                self.error(
+                    f,
+                    t.loc,
+                    format!("unknown CA usage mode `{other}`"),
+                    "the usage modes are general_purpose (any validity) and short_lived (at most 7 days)",
+                );
+                None
+            }
+        }
+    }
+
     /// An adopted CA keeps its own key, algorithms and validity.
     fn refuse_create_only_fields(&mut self, f: &Path, c: &CaFile) {
         for (field, value) in [
             ("key_algorithm", &c.key_algorithm),
             ("signing_algorithm", &c.signing_algorithm),
             ("validity", &c.validity),
+            ("usage_mode", &c.usage_mode),
         ] {
             if let Some(value) = value {
                 self.error(

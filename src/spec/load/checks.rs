@@ -83,6 +83,18 @@ impl Loader {
         ca: &CaLimits,
         whose: &str,
     ) {
+        // "a maximum validity period of seven days" (User Guide,
+        // short-lived-certificates.html); PCA refuses more at issuance.
+        if let Some(max) = ca.usage_mode.max_validity_days()
+            && validity.max_days() > max
+        {
+            self.error(
+                f,
+                loc,
+                format!("{whose} ({validity}, up to {} days) is longer than a short-lived certificate mode CA issues ({max} days)", validity.max_days()),
+                "a `usage_mode: short_lived` CA issues certificates valid for at most 7 days: use e.g. `validity: 7d` with `renew_before: 2d`",
+            );
+        }
         if let Some(ca_validity) = ca.validity
             && validity.max_days() > ca_validity.min_days()
         {

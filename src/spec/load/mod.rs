@@ -83,15 +83,24 @@ struct Defaults {
 /// Something the CA says about device certificates.
 struct CaLimits {
     validity: Option<CertValidity>,
+    usage_mode: super::UsageMode,
 }
 
 impl CaLimits {
-    /// Only a CA fleetcert creates has a validity known from the spec.
+    /// Only a CA fleetcert creates has a validity and a mode known from the spec.
     fn of(ca: Option<&CaSpec>) -> Self {
-        Self {
-            validity: match ca {
-                Some(CaSpec::Create { validity, .. }) => Some(*validity),
-                _ => None,
+        match ca {
+            Some(CaSpec::Create {
+                validity,
+                usage_mode,
+                ..
+            }) => Self {
+                validity: Some(*validity),
+                usage_mode: *usage_mode,
+            },
+            _ => Self {
+                validity: None,
+                usage_mode: super::UsageMode::GeneralPurpose,
             },
         }
     }
