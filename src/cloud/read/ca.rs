@@ -25,7 +25,7 @@ impl Cloud {
                         .set_next_token(token)
                         .max_results(100);
                     let page = self
-                        .call(AwsOp::ListCertificateAuthorities, || request.clone().send())
+                        .call(AwsOp::ListCertificateAuthorities, "", || request.clone().send())
                         .await
                         .map_err(|e| failed(AwsOp::ListCertificateAuthorities, "", e))?;
                     for ca in page.certificate_authorities() {
@@ -70,7 +70,7 @@ impl Cloud {
                 .certificate_authority_arn(arn)
                 .set_next_token(token);
             let page = self
-                .call(AwsOp::ListTags, || request.clone().send())
+                .call(AwsOp::ListTags, arn, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListTags, arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
@@ -94,7 +94,7 @@ impl Cloud {
             .pca
             .describe_certificate_authority()
             .certificate_authority_arn(arn);
-        self.call(AwsOp::DescribeCertificateAuthority, || {
+        self.call(AwsOp::DescribeCertificateAuthority, arn, || {
             request.clone().send()
         })
         .await
@@ -125,7 +125,7 @@ impl Cloud {
                 .get_certificate_authority_certificate()
                 .certificate_authority_arn(arn);
             let got = self
-                .call(AwsOp::GetCertificateAuthorityCertificate, || {
+                .call(AwsOp::GetCertificateAuthorityCertificate, arn, || {
                     request.clone().send()
                 })
                 .await
@@ -161,7 +161,7 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(100);
             let page = self
-                .call(AwsOp::ListCACertificates, || request.clone().send())
+                .call(AwsOp::ListCACertificates, "", || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListCACertificates, "", e))?;
             for listed in page.certificates() {
@@ -170,7 +170,7 @@ impl Cloud {
                 };
                 let request = self.iot.describe_ca_certificate().certificate_id(id);
                 let described = self
-                    .call(AwsOp::DescribeCACertificate, || request.clone().send())
+                    .call(AwsOp::DescribeCACertificate, id, || request.clone().send())
                     .await
                     .map_err(|e| failed(AwsOp::DescribeCACertificate, id, e))?;
                 let Some(desc) = described.certificate_description() else {
