@@ -92,5 +92,8 @@ pub fn init_logging(verbose: u8) {
         .without_time()
         .with_target(false)
         .with_ansi(false);
-    let _ = tracing_subscriber::registry().with(layer).with(targets).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(targets)
+        .try_init();
 }

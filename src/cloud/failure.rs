@@ -150,9 +150,7 @@ fn explain_credentials(error: &CredentialsError) -> AwsFailure {
 }
 
 /// Why a connection could not be made, if that is what `error` is.
-fn unreachable_reason(
-    error: &aws_sdk_iot::error::ConnectorError,
-) -> Option<String> {
+fn unreachable_reason(error: &aws_sdk_iot::error::ConnectorError) -> Option<String> {
     if error.is_timeout() {
         return Some("the connection timed out".to_string());
     }

@@ -111,7 +111,9 @@ impl Cloud {
                 .policy_name(name)
                 .policy_version_id(id);
             let got = self
-                .call(AwsOp::GetPolicyVersion, &format!("{name} v{id}"), || request.clone().send())
+                .call(AwsOp::GetPolicyVersion, &format!("{name} v{id}"), || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::GetPolicyVersion, format!("{name} v{id}"), e))?;
             documents.insert(

@@ -12,10 +12,10 @@ pub mod pacing;
 mod read;
 mod trace;
 
+pub use failure::AwsFailure;
 pub use ops::{
     CERTIFICATE_TAG, IssuedCertificate, PENDING_STAGE, PENDING_TAG, Registration, StoredSecret,
 };
-pub use failure::AwsFailure;
 pub use pacing::{DEFAULT_SHARE, Pacer, default_rate};
 pub use read::{CaLookup, Refresh};
 

@@ -177,9 +177,7 @@ impl Retry {
     fn backoff_cap(self, attempts: u32) -> Duration {
         let exponent = (attempts - 1).min(8);
         match self {
-            Retry::Throttled => {
-                Duration::from_millis(250 << exponent).min(Duration::from_secs(10))
-            }
+            Retry::Throttled => Duration::from_millis(250 << exponent).min(Duration::from_secs(10)),
             Retry::Transient | Retry::Unreachable => {
                 Duration::from_millis(50 << exponent).min(Duration::from_secs(5))
             }

@@ -71,7 +71,11 @@ where
         number,
         duration: started.elapsed(),
     };
-    log(&attempt, status.load(Ordering::Relaxed), result.as_ref().err());
+    log(
+        &attempt,
+        status.load(Ordering::Relaxed),
+        result.as_ref().err(),
+    );
     result
 }
 

@@ -25,6 +25,7 @@ macro_rules! snapshot {
 mod attacks;
 mod aws_async;
 mod aws_check;
+mod aws_errors;
 mod aws_ops;
 mod cli_extras;
 mod crash_kill;

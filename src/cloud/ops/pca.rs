@@ -133,7 +133,9 @@ impl Cloud {
             .tags(tag);
         // The idempotency token makes a retry return the same CA.
         let created = self
-            .call(AwsOp::CreateCertificateAuthority, fleet, || request.clone().send())
+            .call(AwsOp::CreateCertificateAuthority, fleet, || {
+                request.clone().send()
+            })
             .await
             .map_err(|e| failed(AwsOp::CreateCertificateAuthority, fleet, e))?;
         created
@@ -168,9 +170,11 @@ impl Cloud {
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
             .tags(tag);
-        self.call(AwsOp::TagCertificateAuthority, arn, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::TagCertificateAuthority, arn, e))?;
+        self.call(AwsOp::TagCertificateAuthority, arn, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed(AwsOp::TagCertificateAuthority, arn, e))?;
         Ok(())
     }
 

@@ -108,9 +108,13 @@ impl Cloud {
             .attach_policy()
             .policy_name(policy)
             .target(cert_arn);
-        self.call(AwsOp::AttachPolicy, &format!("{policy} -> {cert_arn}"), || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::AttachPolicy, format!("{policy} -> {cert_arn}"), e))?;
+        self.call(
+            AwsOp::AttachPolicy,
+            &format!("{policy} -> {cert_arn}"),
+            || request.clone().send(),
+        )
+        .await
+        .map_err(|e| failed(AwsOp::AttachPolicy, format!("{policy} -> {cert_arn}"), e))?;
         Ok(())
     }
 
@@ -132,7 +136,10 @@ impl Cloud {
     /// Does policy `name`'s default version say `document` (canonically)?
     async fn policy_document_is(&self, name: &str, document: &str) -> bool {
         let request = self.iot.get_policy().policy_name(name);
-        match self.call(AwsOp::GetPolicy, name, || request.clone().send()).await {
+        match self
+            .call(AwsOp::GetPolicy, name, || request.clone().send())
+            .await
+        {
             Ok(got) => {
                 crate::cloud::read::canonical_json(got.policy_document().unwrap_or(""))
                     == crate::cloud::read::canonical_json(document)

@@ -126,9 +126,11 @@ impl Cloud {
             .secret_id(name)
             .version_stage(stage)
             .remove_from_version_id(version_id);
-        self.call(AwsOp::UpdateSecretVersionStage, name, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::UpdateSecretVersionStage, name, e))?;
+        self.call(AwsOp::UpdateSecretVersionStage, name, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed(AwsOp::UpdateSecretVersionStage, name, e))?;
         Ok(())
     }
 

@@ -126,15 +126,19 @@ impl Cloud {
             .attach_thing_principal()
             .thing_name(thing)
             .principal(cert_arn);
-        self.call(AwsOp::AttachThingPrincipal, &format!("{thing} -> {cert_arn}"), || request.clone().send())
-            .await
-            .map_err(|e| {
-                failed(
-                    AwsOp::AttachThingPrincipal,
-                    format!("{thing} -> {cert_arn}"),
-                    e,
-                )
-            })?;
+        self.call(
+            AwsOp::AttachThingPrincipal,
+            &format!("{thing} -> {cert_arn}"),
+            || request.clone().send(),
+        )
+        .await
+        .map_err(|e| {
+            failed(
+                AwsOp::AttachThingPrincipal,
+                format!("{thing} -> {cert_arn}"),
+                e,
+            )
+        })?;
         Ok(())
     }
 

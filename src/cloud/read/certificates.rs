@@ -30,7 +30,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = self
-                .call(AwsOp::ListCertificatesByCA, ca_certificate_id, || request.clone().send())
+                .call(AwsOp::ListCertificatesByCA, ca_certificate_id, || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::ListCertificatesByCA, ca_certificate_id, e))?;
             for c in page.certificates() {

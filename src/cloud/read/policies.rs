@@ -90,7 +90,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = match self
-                .call(AwsOp::ListTargetsForPolicy, policy, || request.clone().send())
+                .call(AwsOp::ListTargetsForPolicy, policy, || {
+                    request.clone().send()
+                })
                 .await
             {
                 Ok(page) => page,

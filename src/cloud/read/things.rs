@@ -138,7 +138,9 @@ impl Cloud {
                     .use_prefix_attribute_value(true);
             }
             let page = self
-                .call(AwsOp::ListThings, prefix.unwrap_or(""), || request.clone().send())
+                .call(AwsOp::ListThings, prefix.unwrap_or(""), || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::ListThings, prefix.unwrap_or(""), e))?;
             for thing in page.things() {
