@@ -65,7 +65,7 @@ pub struct CloudError {
     pub code: String,
     pub message: String,
     /// The failure in fleetcert's words, with a hint ([`AwsFailure::hint`]).
-    pub failure: Option<AwsFailure>,
+    pub failure: Option<Box<AwsFailure>>,
 }
 
 impl std::fmt::Display for CloudError {
@@ -163,7 +163,7 @@ where
         resource: resource.into(),
         code,
         message,
-        failure: failed.failure,
+        failure: failed.failure.map(Box::new),
     }
 }
 

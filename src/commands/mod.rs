@@ -84,7 +84,7 @@ fn aws_hint(error: &anyhow::Error) -> Option<&'static str> {
                 Some(crate::lock::LockError::Cloud(cloud)) => Some(cloud),
                 _ => None,
             })?;
-        cloud.failure.as_ref().map(crate::cloud::AwsFailure::hint)
+        cloud.failure.as_deref().map(crate::cloud::AwsFailure::hint)
     })
 }
 

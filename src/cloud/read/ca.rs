@@ -104,7 +104,7 @@ impl Cloud {
             let not_found = e.code() == Some("ResourceNotFoundException");
             let mut error = failed(AwsOp::DescribeCertificateAuthority, arn, e);
             if not_found {
-                error.failure = Some(self.ca_not_found(arn));
+                error.failure = Some(Box::new(self.ca_not_found(arn)));
                 error.message = error
                     .failure
                     .as_ref()
