@@ -37,10 +37,15 @@ pub enum AwsFailure {
         reason: String,
         attempts: u32,
     },
-    #[error("access denied: the AWS principal may not call {action} on {resource}")]
+    #[error(
+        "access denied: the AWS principal may not call {action} on {resource} (AWS: {message})"
+    )]
     AccessDenied {
         action: &'static str,
         resource: String,
+        /// AWS's own words: they name the principal, and the service really
+        /// refusing (KMS behind Secrets Manager, say).
+        message: String,
     },
     #[error("the CA {arn} does not exist in region {region}")]
     CaNotFound { arn: String, region: String },
@@ -197,6 +202,7 @@ pub fn access_denied<E: ProvideErrorMetadata>(
     );
     denied.then(|| AwsFailure::AccessDenied {
         action: operation.iam_action(),
+        message: error.message().unwrap_or(code).to_string(),
         resource: if resource.is_empty() {
             "*".to_string()
         } else {

@@ -153,7 +153,11 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let (code, mut message) = code_and_message(&failed.error);
-    if let Some(failure) = &failed.failure {
+    if let Some(failure) = &failed.failure
+        && !matches!(failure, AwsFailure::AccessDenied { .. })
+    {
+        // AWS did not answer: fleetcert's sentence is all there is to say.
+        // (AccessDenied keeps AWS's words, which the sentence quotes.)
         message = failure.to_string();
     } else if failed.attempts > 1 {
         message = format!("{message} (after {} attempts)", failed.attempts);
