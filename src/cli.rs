@@ -28,6 +28,12 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Log every AWS call to stderr (operation, resource, HTTP status, AWS
+    /// error code, attempt, duration; never a secret or a certificate body).
+    /// `-vv` adds the AWS SDK's own debug messages.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
     /// When to colour output (stdout and stderr): `auto` on a terminal unless
     /// NO_COLOR is set, `always` (even when NO_COLOR is set), or `never`.
     #[arg(long, global = true, value_enum, default_value_t = ColorWhen::Auto, value_name = "WHEN")]

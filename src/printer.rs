@@ -67,3 +67,33 @@ impl Printer {
         let _ = writeln!(stderr, "{text}");
     }
 }
+
+/// `--verbose`: send `tracing` events to stderr, one line each, without
+/// timestamps (so runs compare). `-v`: fleetcert's own (every AWS call,
+/// cloud/trace.rs); `-vv`: also the AWS SDK's debug messages (retries,
+/// credential and endpoint resolution; never request bodies, which it logs
+/// at trace level only, and never the request signer's, which shows the
+/// session token). Plain text, never coloured.
+pub fn init_logging(verbose: u8) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    if verbose == 0 {
+        return;
+    }
+    let mut targets = Targets::new().with_target("fleetcert", LevelFilter::DEBUG);
+    if verbose > 1 {
+        targets = targets
+            .with_target("aws_smithy_runtime", LevelFilter::DEBUG)
+            .with_target("aws_config", LevelFilter::DEBUG);
+    }
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(false);
+    let _ = tracing_subscriber::registry()
+        .with(layer)
+        .with(targets)
+        .try_init();
+}

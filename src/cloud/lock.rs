@@ -25,7 +25,7 @@ impl Cloud {
     pub async fn describe_lock_thing(&self, name: &str) -> Result<Option<LockThing>, CloudError> {
         let request = self.iot.describe_thing().thing_name(name);
         match self
-            .call(AwsOp::DescribeThing, || request.clone().send())
+            .call(AwsOp::DescribeThing, name, || request.clone().send())
             .await
         {
             Ok(out) => Ok(Some(LockThing {
@@ -78,7 +78,7 @@ impl Cloud {
             .attribute_payload(payload.build())
             .expected_version(expected_version);
         match self
-            .call(AwsOp::UpdateThing, || request.clone().send())
+            .call(AwsOp::UpdateThing, name, || request.clone().send())
             .await
         {
             Ok(_) => Ok(true),
@@ -97,7 +97,7 @@ impl Cloud {
     ) -> Result<BTreeMap<String, String>, CloudError> {
         let request = self.iot.list_policy_versions().policy_name(name);
         let listed = self
-            .call(AwsOp::ListPolicyVersions, || request.clone().send())
+            .call(AwsOp::ListPolicyVersions, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::ListPolicyVersions, name, e))?;
         let mut documents = BTreeMap::new();
@@ -111,7 +111,9 @@ impl Cloud {
                 .policy_name(name)
                 .policy_version_id(id);
             let got = self
-                .call(AwsOp::GetPolicyVersion, || request.clone().send())
+                .call(AwsOp::GetPolicyVersion, &format!("{name} v{id}"), || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::GetPolicyVersion, format!("{name} v{id}"), e))?;
             documents.insert(

@@ -4,12 +4,15 @@
 //! it. Paging, pacing, retries and error mapping live here: every AWS call
 //! goes through [`Cloud::call`] (see `pacing.rs`).
 
+pub mod failure;
 mod lock;
 mod names;
 mod ops;
 pub mod pacing;
 mod read;
+mod trace;
 
+pub use failure::AwsFailure;
 pub use ops::{
     CERTIFICATE_TAG, IssuedCertificate, PENDING_STAGE, PENDING_TAG, Registration, StoredSecret,
 };
@@ -48,9 +51,9 @@ impl std::fmt::Display for Step {
 }
 
 /// An AWS call that failed, with the ids it was about and AWS's own code and
-/// message.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{operation} {resource}: {code}: {message}")]
+/// message; or, for the failures fleetcert explains itself ([`AwsFailure`]:
+/// no credentials, an unreachable endpoint, AccessDenied...), that sentence.
+#[derive(Debug, Clone)]
 pub struct CloudError {
     /// The AWS operation (shown as `iot:RegisterCertificate`), or the local
     /// step that failed.
@@ -61,7 +64,24 @@ pub struct CloudError {
     /// transport failure.
     pub code: String,
     pub message: String,
+    /// The failure in fleetcert's words, with a hint ([`AwsFailure::hint`]).
+    pub failure: Option<Box<AwsFailure>>,
 }
+
+impl std::fmt::Display for CloudError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.failure {
+            Some(failure) => failure.fmt(f),
+            None => write!(
+                f,
+                "{} {}: {}: {}",
+                self.operation, self.resource, self.code, self.message
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CloudError {}
 
 impl CloudError {
     /// A failure in or around the AWS call `operation`: an answer without
@@ -77,6 +97,7 @@ impl CloudError {
             resource: resource.into(),
             code: code.to_string(),
             message: message.into(),
+            failure: None,
         }
     }
 
@@ -93,55 +114,36 @@ impl CloudError {
             resource: resource.into(),
             code: code.to_string(),
             message: message.into(),
+            failure: None,
         }
     }
 }
 
-/// Map an SDK error to a [`CloudError`], keeping AWS's code and message.
-fn aws_error<E, R>(
-    operation: AwsOp,
-    resource: impl Into<String>,
-    error: aws_sdk_iot::error::SdkError<E, R>,
-) -> CloudError
+/// AWS's code and message for `error`, or the kind of failure when AWS did
+/// not answer (the SDK's chain of causes, by `Display`: never `Debug`).
+fn code_and_message<E>(error: &SdkError<E, HttpResponse>) -> (String, String)
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
 {
-    use aws_sdk_iot::error::SdkError;
-    let (code, message) = match &error {
+    let kind = match error {
         SdkError::ServiceError(service) => {
             let err = service.err();
-            (
+            return (
                 err.code().unwrap_or("UnknownError").to_string(),
                 err.message()
                     .map(str::to_string)
                     .unwrap_or_else(|| err.to_string()),
-            )
+            );
         }
-        SdkError::TimeoutError(_) => ("Timeout".to_string(), "the request timed out".to_string()),
-        SdkError::DispatchFailure(failure) => (
-            "DispatchFailure".to_string(),
-            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error))
-                .chars()
-                .take(400)
-                .collect::<String>()
-                + if failure.is_io() { " (I/O)" } else { "" },
-        ),
-        SdkError::ResponseError(_) => (
-            "ResponseError".to_string(),
-            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)),
-        ),
-        _ => (
-            "SdkError".to_string(),
-            format!("{}", aws_sdk_iot::error::DisplayErrorContext(&error)),
-        ),
+        SdkError::TimeoutError(_) => {
+            return ("Timeout".to_string(), "the request timed out".to_string());
+        }
+        SdkError::DispatchFailure(_) => "DispatchFailure",
+        SdkError::ResponseError(_) => "ResponseError",
+        _ => "SdkError",
     };
-    CloudError {
-        operation: Step::Aws(operation),
-        resource: resource.into(),
-        code,
-        message,
-    }
+    let causes = failure::causes(error).join(": ");
+    (kind.to_string(), causes.chars().take(400).collect())
 }
 
 /// Map a call that failed for good to a [`CloudError`], saying how many
@@ -150,12 +152,23 @@ fn failed<E>(operation: AwsOp, resource: impl Into<String>, failed: Failed<E>) -
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let attempts = failed.attempts;
-    let mut error = aws_error(operation, resource, failed.error);
-    if attempts > 1 {
-        error.message = format!("{} (after {attempts} attempts)", error.message);
+    let (code, mut message) = code_and_message(&failed.error);
+    if let Some(failure) = &failed.failure
+        && !matches!(failure, AwsFailure::AccessDenied { .. })
+    {
+        // AWS did not answer: fleetcert's sentence is all there is to say.
+        // (AccessDenied keeps AWS's words, which the sentence quotes.)
+        message = failure.to_string();
+    } else if failed.attempts > 1 {
+        message = format!("{message} (after {} attempts)", failed.attempts);
     }
-    error
+    CloudError {
+        operation: Step::Aws(operation),
+        resource: resource.into(),
+        code,
+        message,
+        failure: failed.failure.map(Box::new),
+    }
 }
 
 /// Where to reach AWS. Everything unset comes from the standard AWS chain.
@@ -212,10 +225,26 @@ impl Cloud {
                 )
             })?;
         Ok(Self {
-            pca: aws_sdk_acmpca::Client::new(&config),
-            iot: aws_sdk_iot::Client::new(&config),
-            secrets: aws_sdk_secretsmanager::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
+            pca: aws_sdk_acmpca::Client::from_conf(
+                aws_sdk_acmpca::config::Builder::from(&config)
+                    .interceptor(trace::RecordStatus)
+                    .build(),
+            ),
+            iot: aws_sdk_iot::Client::from_conf(
+                aws_sdk_iot::config::Builder::from(&config)
+                    .interceptor(trace::RecordStatus)
+                    .build(),
+            ),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(&config)
+                    .interceptor(trace::RecordStatus)
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::config::Builder::from(&config)
+                    .interceptor(trace::RecordStatus)
+                    .build(),
+            ),
             region,
             endpoint_url: config.endpoint_url().map(str::to_owned),
             pacer: Arc::new(Pacer::default()),
@@ -257,14 +286,47 @@ impl Cloud {
         self.pacer.rate(operation)
     }
 
-    /// One AWS call, paced and retried (pacing.rs). `send` builds and sends
-    /// the request afresh on every attempt.
-    async fn call<T, E, F, Fut>(&self, operation: AwsOp, send: F) -> Result<T, Failed<E>>
+    /// One AWS call about `resource` (a name, id or ARN), paced, retried
+    /// and logged (pacing.rs); a failure fleetcert explains itself comes
+    /// back with its [`AwsFailure`]. `send` builds and sends the request
+    /// afresh on every attempt.
+    async fn call<T, E, F, Fut>(
+        &self,
+        operation: AwsOp,
+        resource: &str,
+        send: F,
+    ) -> Result<T, Failed<E>>
     where
-        E: ProvideErrorMetadata,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     {
-        pacing::call(&self.pacer, operation, send).await
+        pacing::call(&self.pacer, operation, resource, send)
+            .await
+            .map_err(|mut failed| {
+                failed.failure = self.explain(operation, resource, &failed.error, failed.attempts);
+                failed
+            })
+    }
+
+    /// The failure fleetcert explains itself, if `error` is one.
+    fn explain<E: ProvideErrorMetadata>(
+        &self,
+        operation: AwsOp,
+        resource: &str,
+        error: &SdkError<E, HttpResponse>,
+        attempts: u32,
+    ) -> Option<AwsFailure> {
+        failure::before_answer(error, &self.service_endpoint(operation), attempts)
+            .or_else(|| failure::access_denied(operation, resource, error))
+    }
+
+    /// The URL `operation` goes to: the configured endpoint, or the
+    /// service's regional one.
+    fn service_endpoint(&self, operation: AwsOp) -> String {
+        self.endpoint_url.clone().unwrap_or_else(|| {
+            let service = operation.service().iam_prefix();
+            format!("https://{service}.{}.amazonaws.com", self.region)
+        })
     }
 }

@@ -25,6 +25,7 @@ use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 use tokio::time::Instant;
 
+use super::failure::{self, AwsFailure, UNREACHABLE_ATTEMPTS};
 use crate::aws_op::AwsOp;
 
 /// The share of AWS's default quota fleetcert uses when nothing says
@@ -158,6 +159,30 @@ pub enum Retry {
     /// 5xx, dropped connection, timeout: AWS may or may not have carried the
     /// request out; retry (every fleetcert operation is safe to repeat).
     Transient,
+    /// No connection could be made (refused, no route, no such host): a
+    /// blip is retried a few times, quickly; anything longer is reported.
+    Unreachable,
+}
+
+impl Retry {
+    /// How many attempts this kind of failure gets in all.
+    fn max_attempts(self) -> u32 {
+        match self {
+            Retry::Unreachable => UNREACHABLE_ATTEMPTS,
+            Retry::Throttled | Retry::Transient => MAX_ATTEMPTS,
+        }
+    }
+
+    /// The longest wait before attempt `attempts + 1` (full jitter below it).
+    fn backoff_cap(self, attempts: u32) -> Duration {
+        let exponent = (attempts - 1).min(8);
+        match self {
+            Retry::Throttled => Duration::from_millis(250 << exponent).min(Duration::from_secs(10)),
+            Retry::Transient | Retry::Unreachable => {
+                Duration::from_millis(50 << exponent).min(Duration::from_secs(5))
+            }
+        }
+    }
 }
 
 /// Whether AWS documents `code` as "busy, try again" for `operation`.
@@ -206,9 +231,13 @@ pub fn classify<E: ProvideErrorMetadata>(
                 None
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            Some(Retry::Transient)
-        }
+        SdkError::DispatchFailure(_) => match failure::before_answer(error, "", 0) {
+            // Credentials do not appear by waiting.
+            Some(found) if found.is_credentials() => None,
+            Some(AwsFailure::Unreachable { .. }) => Some(Retry::Unreachable),
+            _ => Some(Retry::Transient),
+        },
+        SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Some(Retry::Transient),
         _ => None,
     }
 }
@@ -219,6 +248,9 @@ pub fn classify<E: ProvideErrorMetadata>(
 pub struct Failed<E> {
     pub error: SdkError<E, HttpResponse>,
     pub attempts: u32,
+    /// What it means in fleetcert's words, when it is one of the failures
+    /// fleetcert explains itself (`Cloud::call` fills it in).
+    pub failure: Option<AwsFailure>,
 }
 
 impl<E: ProvideErrorMetadata> Failed<E> {
@@ -233,15 +265,18 @@ impl<E: ProvideErrorMetadata> Failed<E> {
     }
 }
 
-/// Run one AWS call: paced, and retried on throttling and transient
-/// failures. `send` builds and sends the request afresh on every attempt.
+/// Run one AWS call about `resource` (a name, id or ARN; never a body):
+/// paced, retried on throttling and transient failures, and each attempt
+/// logged for `--verbose` (trace.rs). `send` builds and sends the request
+/// afresh on every attempt.
 pub async fn call<T, E, F, Fut>(
     pacer: &Pacer,
     operation: AwsOp,
+    resource: &str,
     mut send: F,
 ) -> Result<T, Failed<E>>
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
 {
@@ -249,25 +284,26 @@ where
     loop {
         attempts += 1;
         pacer.acquire(operation).await;
-        match send().await {
+        match super::trace::attempt(operation, resource, attempts, send()).await {
             Ok(value) => {
                 pacer.succeeded(operation);
                 return Ok(value);
             }
             Err(error) => {
-                let retry = classify(operation, &error);
-                if attempts >= MAX_ATTEMPTS || retry.is_none() {
-                    return Err(Failed { error, attempts });
-                }
-                let exponent = (attempts - 1).min(8);
-                let cap = match retry {
-                    Some(Retry::Throttled) => {
-                        pacer.throttled(operation);
-                        Duration::from_millis(250 << exponent).min(Duration::from_secs(10))
+                let retry = match classify(operation, &error) {
+                    Some(retry) if attempts < retry.max_attempts() => retry,
+                    _ => {
+                        return Err(Failed {
+                            error,
+                            attempts,
+                            failure: None,
+                        });
                     }
-                    _ => Duration::from_millis(50 << exponent).min(Duration::from_secs(5)),
                 };
-                tokio::time::sleep(pacer.jitter(cap)).await;
+                if retry == Retry::Throttled {
+                    pacer.throttled(operation);
+                }
+                tokio::time::sleep(pacer.jitter(retry.backoff_cap(attempts))).await;
             }
         }
     }

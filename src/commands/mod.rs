@@ -40,6 +40,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
         }
     };
     color_choice(cli.color).write_global();
+    crate::printer::init_logging(cli.verbose);
     let printer = Printer::new(cli.quiet).with_annotations(annotations_wanted(&cli.command));
     let outcome = match cli.command {
         Command::Validate(args) => validate::validate(&args, &printer),
@@ -63,10 +64,28 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> ExitStatus {
             // are not repeated.
             if error.downcast_ref::<common::Reported>().is_none() {
                 printer.error(&format!("error: {error:#}"));
+                if let Some(hint) = aws_hint(&error) {
+                    printer.error(&format!("  = help: {hint}"));
+                }
             }
             ExitStatus::Failure
         }
     }
+}
+
+/// What to do about an AWS failure fleetcert explains itself (no
+/// credentials, an unreachable endpoint, AccessDenied...), wherever in the
+/// error's chain it is.
+fn aws_hint(error: &anyhow::Error) -> Option<&'static str> {
+    error.chain().find_map(|cause| {
+        let cloud = cause
+            .downcast_ref::<crate::cloud::CloudError>()
+            .or_else(|| match cause.downcast_ref::<crate::lock::LockError>() {
+                Some(crate::lock::LockError::Cloud(cloud)) => Some(cloud),
+                _ => None,
+            })?;
+        cloud.failure.as_deref().map(crate::cloud::AwsFailure::hint)
+    })
 }
 
 /// `--color` for every anstream stream (the printer's, clap's): `auto`

@@ -27,6 +27,7 @@ mod action_runner;
 mod attacks;
 mod aws_async;
 mod aws_check;
+mod aws_errors;
 mod aws_ops;
 mod cli_extras;
 mod crash_kill;

@@ -24,7 +24,7 @@ impl Cloud {
             .ca_certificate_pem(ca_pem)
             .status(iot::CertificateStatus::Active);
         match self
-            .call(AwsOp::RegisterCertificate, || request.clone().send())
+            .call(AwsOp::RegisterCertificate, about, || request.clone().send())
             .await
         {
             Ok(out) => match (out.certificate_id(), out.certificate_arn()) {
@@ -66,7 +66,7 @@ impl Cloud {
                 let id = crate::pki::cert::sha256_hex(&der);
                 let request = self.iot.describe_certificate().certificate_id(&id);
                 let described = self
-                    .call(AwsOp::DescribeCertificate, || request.clone().send())
+                    .call(AwsOp::DescribeCertificate, &id, || request.clone().send())
                     .await
                     .map_err(|e| failed(AwsOp::DescribeCertificate, &id, e))?;
                 let arn = described
@@ -94,7 +94,7 @@ impl Cloud {
             .certificate_id(id)
             .new_status(crate::cloud::names::to_iot_status(status));
         match self
-            .call(AwsOp::UpdateCertificate, || request.clone().send())
+            .call(AwsOp::UpdateCertificate, id, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -137,7 +137,7 @@ impl Cloud {
     pub async fn certificate_pem(&self, id: &str) -> Result<String, CloudError> {
         let request = self.iot.describe_certificate().certificate_id(id);
         let described = self
-            .call(AwsOp::DescribeCertificate, || request.clone().send())
+            .call(AwsOp::DescribeCertificate, id, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::DescribeCertificate, id, e))?;
         described
@@ -153,7 +153,7 @@ impl Cloud {
     async fn certificate_status(&self, id: &str) -> Option<CertStatus> {
         let request = self.iot.describe_certificate().certificate_id(id);
         let described = self
-            .call(AwsOp::DescribeCertificate, || request.clone().send())
+            .call(AwsOp::DescribeCertificate, id, || request.clone().send())
             .await
             .ok()?;
         described

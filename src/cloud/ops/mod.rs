@@ -47,7 +47,8 @@ impl Cloud {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     {
-        match self.call(operation, send).await {
+        let resource = resource.into();
+        match self.call(operation, &resource, send).await {
             Ok(_) => Ok(()),
             Err(e) if e.code() == Some(done) => Ok(()),
             Err(e) => Err(failed(operation, resource, e)),

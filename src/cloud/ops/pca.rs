@@ -135,7 +135,9 @@ impl Cloud {
             .tags(tag);
         // The idempotency token makes a retry return the same CA.
         let created = self
-            .call(AwsOp::CreateCertificateAuthority, || request.clone().send())
+            .call(AwsOp::CreateCertificateAuthority, fleet, || {
+                request.clone().send()
+            })
             .await
             .map_err(|e| failed(AwsOp::CreateCertificateAuthority, fleet, e))?;
         created
@@ -170,9 +172,11 @@ impl Cloud {
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
             .tags(tag);
-        self.call(AwsOp::TagCertificateAuthority, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::TagCertificateAuthority, arn, e))?;
+        self.call(AwsOp::TagCertificateAuthority, arn, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed(AwsOp::TagCertificateAuthority, arn, e))?;
         Ok(())
     }
 
@@ -189,7 +193,7 @@ impl Cloud {
                 arn,
                 &["RequestInProgressException", "InvalidStateException"],
                 || async {
-                    self.call(op, || request.clone().send())
+                    self.call(op, arn, || request.clone().send())
                         .await
                         .map_err(|e| failed(op, arn, e))
                 },
@@ -233,7 +237,7 @@ impl Cloud {
         // connection that PCA may have carried out) return the same
         // certificate instead of issuing a second one.
         let issued = self
-            .call(AwsOp::IssueCertificate, || request.clone().send())
+            .call(AwsOp::IssueCertificate, about, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::IssueCertificate, about, e))?;
         issued.certificate_arn().map(str::to_string).ok_or_else(|| {
@@ -260,7 +264,7 @@ impl Cloud {
             .certificate_arn(cert_arn);
         let out = CERTIFICATE_ISSUED
             .poll(op, cert_arn, &["RequestInProgressException"], || async {
-                self.call(op, || request.clone().send())
+                self.call(op, cert_arn, || request.clone().send())
                     .await
                     .map_err(|e| failed(op, cert_arn, e))
             })
@@ -281,7 +285,7 @@ impl Cloud {
             .import_certificate_authority_certificate()
             .certificate_authority_arn(ca_arn)
             .certificate(Blob::new(pem.as_bytes().to_vec()));
-        self.call(AwsOp::ImportCertificateAuthorityCertificate, || {
+        self.call(AwsOp::ImportCertificateAuthorityCertificate, ca_arn, || {
             request.clone().send()
         })
         .await

@@ -25,7 +25,7 @@ impl Cloud {
             .policy_document(document)
             .tags(tag);
         match self
-            .call(AwsOp::CreatePolicy, || request.clone().send())
+            .call(AwsOp::CreatePolicy, name, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -42,7 +42,7 @@ impl Cloud {
             .build()
             .map_err(|e| CloudError::new(AwsOp::TagResource, arn, "BuildError", e.to_string()))?;
         let request = self.iot.tag_resource().resource_arn(arn).tags(tag);
-        self.call(AwsOp::TagResource, || request.clone().send())
+        self.call(AwsOp::TagResource, arn, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::TagResource, arn, e))?;
         Ok(())
@@ -60,7 +60,7 @@ impl Cloud {
             .policy_document(document)
             .set_as_default(true);
         match self
-            .call(AwsOp::CreatePolicyVersion, || request.clone().send())
+            .call(AwsOp::CreatePolicyVersion, name, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -108,9 +108,13 @@ impl Cloud {
             .attach_policy()
             .policy_name(policy)
             .target(cert_arn);
-        self.call(AwsOp::AttachPolicy, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::AttachPolicy, format!("{policy} -> {cert_arn}"), e))?;
+        self.call(
+            AwsOp::AttachPolicy,
+            &format!("{policy} -> {cert_arn}"),
+            || request.clone().send(),
+        )
+        .await
+        .map_err(|e| failed(AwsOp::AttachPolicy, format!("{policy} -> {cert_arn}"), e))?;
         Ok(())
     }
 
@@ -132,7 +136,10 @@ impl Cloud {
     /// Does policy `name`'s default version say `document` (canonically)?
     async fn policy_document_is(&self, name: &str, document: &str) -> bool {
         let request = self.iot.get_policy().policy_name(name);
-        match self.call(AwsOp::GetPolicy, || request.clone().send()).await {
+        match self
+            .call(AwsOp::GetPolicy, name, || request.clone().send())
+            .await
+        {
             Ok(got) => {
                 crate::cloud::read::canonical_json(got.policy_document().unwrap_or(""))
                     == crate::cloud::read::canonical_json(document)

@@ -9,7 +9,7 @@ impl Cloud {
     pub async fn registration_code(&self) -> Result<String, CloudError> {
         let request = self.iot.get_registration_code();
         let out = self
-            .call(AwsOp::GetRegistrationCode, || request.clone().send())
+            .call(AwsOp::GetRegistrationCode, "", || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::GetRegistrationCode, "", e))?;
         out.registration_code().map(str::to_string).ok_or_else(|| {
@@ -45,7 +45,9 @@ impl Cloud {
             .set_as_active(active)
             .allow_auto_registration(auto_registration);
         let out = match self
-            .call(AwsOp::RegisterCACertificate, || request.clone().send())
+            .call(AwsOp::RegisterCACertificate, "fleet CA", || {
+                request.clone().send()
+            })
             .await
         {
             Ok(out) => out,
@@ -90,9 +92,11 @@ impl Cloud {
                     iot::AutoRegistrationStatus::Disable
                 }
             }));
-        self.call(AwsOp::UpdateCACertificate, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::UpdateCACertificate, certificate_id, e))?;
+        self.call(AwsOp::UpdateCACertificate, certificate_id, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed(AwsOp::UpdateCACertificate, certificate_id, e))?;
         Ok(())
     }
 
@@ -100,7 +104,9 @@ impl Cloud {
     pub async fn data_endpoint(&self) -> Result<String, CloudError> {
         let request = self.iot.describe_endpoint().endpoint_type("iot:Data-ATS");
         let out = self
-            .call(AwsOp::DescribeEndpoint, || request.clone().send())
+            .call(AwsOp::DescribeEndpoint, "iot:Data-ATS", || {
+                request.clone().send()
+            })
             .await
             .map_err(|e| failed(AwsOp::DescribeEndpoint, "iot:Data-ATS", e))?;
         out.endpoint_address().map(str::to_string).ok_or_else(|| {

@@ -82,7 +82,7 @@ impl Cloud {
             .secret_string(value)
             .set_version_stages(stages.map(|s| s.iter().map(|l| l.to_string()).collect()));
         let out = self
-            .call(AwsOp::PutSecretValue, || request.clone().send())
+            .call(AwsOp::PutSecretValue, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::PutSecretValue, name, e))?;
         Ok(out.version_id().unwrap_or(token).to_string())
@@ -101,7 +101,7 @@ impl Cloud {
             .secret_id(name)
             .version_stage(stage);
         match self
-            .call(AwsOp::GetSecretValue, || request.clone().send())
+            .call(AwsOp::GetSecretValue, name, || request.clone().send())
             .await
         {
             Ok(out) => Ok(Some((
@@ -126,9 +126,11 @@ impl Cloud {
             .secret_id(name)
             .version_stage(stage)
             .remove_from_version_id(version_id);
-        self.call(AwsOp::UpdateSecretVersionStage, || request.clone().send())
-            .await
-            .map_err(|e| failed(AwsOp::UpdateSecretVersionStage, name, e))?;
+        self.call(AwsOp::UpdateSecretVersionStage, name, || {
+            request.clone().send()
+        })
+        .await
+        .map_err(|e| failed(AwsOp::UpdateSecretVersionStage, name, e))?;
         Ok(())
     }
 
@@ -136,7 +138,7 @@ impl Cloud {
     pub async fn tag_secret(&self, name: &str, key: &str, value: &str) -> Result<(), CloudError> {
         let tag = sm::Tag::builder().key(key).value(value).build();
         let request = self.secrets.tag_resource().secret_id(name).tags(tag);
-        self.call(AwsOp::TagSecret, || request.clone().send())
+        self.call(AwsOp::TagSecret, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::TagSecret, name, e))?;
         Ok(())
@@ -145,7 +147,7 @@ impl Cloud {
     /// Remove one tag from the secret.
     pub async fn untag_secret(&self, name: &str, key: &str) -> Result<(), CloudError> {
         let request = self.secrets.untag_resource().secret_id(name).tag_keys(key);
-        self.call(AwsOp::UntagSecret, || request.clone().send())
+        self.call(AwsOp::UntagSecret, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::UntagSecret, name, e))?;
         Ok(())
@@ -164,7 +166,7 @@ impl Cloud {
             .secret_id(name)
             .recovery_window_in_days(i64::from(recovery_window_days));
         match self
-            .call(AwsOp::DeleteSecret, || request.clone().send())
+            .call(AwsOp::DeleteSecret, name, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -195,7 +197,7 @@ impl Cloud {
                 .max_results(100)
                 .set_next_token(token);
             let page = self
-                .call(AwsOp::ListSecrets, || request.clone().send())
+                .call(AwsOp::ListSecrets, prefix, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListSecrets, prefix, e))?;
             for secret in page.secret_list() {

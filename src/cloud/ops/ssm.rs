@@ -40,7 +40,7 @@ impl Cloud {
             .description(description)
             .overwrite(true)
             .tier(tier);
-        self.call(AwsOp::PutParameter, || request.clone().send())
+        self.call(AwsOp::PutParameter, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::PutParameter, name, e))?;
         Ok(())
@@ -50,7 +50,7 @@ impl Cloud {
     pub async fn get_parameter(&self, name: &str) -> Result<Option<String>, CloudError> {
         let request = self.ssm.get_parameter().name(name).with_decryption(true);
         match self
-            .call(AwsOp::GetParameter, || request.clone().send())
+            .call(AwsOp::GetParameter, name, || request.clone().send())
             .await
         {
             Ok(out) => Ok(out.parameter().and_then(|p| p.value()).map(str::to_string)),
@@ -91,7 +91,7 @@ impl Cloud {
                 .max_results(50)
                 .set_next_token(token);
             let page = self
-                .call(AwsOp::DescribeParameters, || request.clone().send())
+                .call(AwsOp::DescribeParameters, path, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::DescribeParameters, path, e))?;
             for parameter in page.parameters() {

@@ -35,7 +35,7 @@ impl Cloud {
             .attribute_payload(payload.build());
         // CreateThing with the same name, type and attributes returns the
         // existing thing (AWS IoT API reference, CreateThing), so a retry is safe.
-        self.call(AwsOp::CreateThing, || request.clone().send())
+        self.call(AwsOp::CreateThing, name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::CreateThing, name, e))?;
         Ok(())
@@ -66,7 +66,7 @@ impl Cloud {
             None => {}
         }
         match self
-            .call(AwsOp::UpdateThing, || request.clone().send())
+            .call(AwsOp::UpdateThing, name, || request.clone().send())
             .await
         {
             Ok(_) => Ok(()),
@@ -126,15 +126,19 @@ impl Cloud {
             .attach_thing_principal()
             .thing_name(thing)
             .principal(cert_arn);
-        self.call(AwsOp::AttachThingPrincipal, || request.clone().send())
-            .await
-            .map_err(|e| {
-                failed(
-                    AwsOp::AttachThingPrincipal,
-                    format!("{thing} -> {cert_arn}"),
-                    e,
-                )
-            })?;
+        self.call(
+            AwsOp::AttachThingPrincipal,
+            &format!("{thing} -> {cert_arn}"),
+            || request.clone().send(),
+        )
+        .await
+        .map_err(|e| {
+            failed(
+                AwsOp::AttachThingPrincipal,
+                format!("{thing} -> {cert_arn}"),
+                e,
+            )
+        })?;
         Ok(())
     }
 
@@ -157,7 +161,7 @@ impl Cloud {
     async fn thing_has(&self, name: &str, attributes: &BTreeMap<String, String>) -> bool {
         let request = self.iot.describe_thing().thing_name(name);
         match self
-            .call(AwsOp::DescribeThing, || request.clone().send())
+            .call(AwsOp::DescribeThing, name, || request.clone().send())
             .await
         {
             Ok(thing) => {

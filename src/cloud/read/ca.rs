@@ -3,7 +3,7 @@
 use super::CaLookup;
 use crate::aws_op::AwsOp;
 use crate::cloud::names;
-use crate::cloud::{Cloud, CloudError, failed};
+use crate::cloud::{AwsFailure, Cloud, CloudError, failed};
 use crate::live::{CaStatus, CertificateMode, LiveCa, LiveIotCa, OWNER_TAG, RegistrationStatus};
 use crate::pki::cert;
 
@@ -25,7 +25,9 @@ impl Cloud {
                         .set_next_token(token)
                         .max_results(100);
                     let page = self
-                        .call(AwsOp::ListCertificateAuthorities, || request.clone().send())
+                        .call(AwsOp::ListCertificateAuthorities, "", || {
+                            request.clone().send()
+                        })
                         .await
                         .map_err(|e| failed(AwsOp::ListCertificateAuthorities, "", e))?;
                     for ca in page.certificate_authorities() {
@@ -70,7 +72,7 @@ impl Cloud {
                 .certificate_authority_arn(arn)
                 .set_next_token(token);
             let page = self
-                .call(AwsOp::ListTags, || request.clone().send())
+                .call(AwsOp::ListTags, arn, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListTags, arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {
@@ -94,11 +96,39 @@ impl Cloud {
             .pca
             .describe_certificate_authority()
             .certificate_authority_arn(arn);
-        self.call(AwsOp::DescribeCertificateAuthority, || {
+        self.call(AwsOp::DescribeCertificateAuthority, arn, || {
             request.clone().send()
         })
         .await
-        .map_err(|e| failed(AwsOp::DescribeCertificateAuthority, arn, e))
+        .map_err(|e| {
+            let not_found = e.code() == Some("ResourceNotFoundException");
+            let mut error = failed(AwsOp::DescribeCertificateAuthority, arn, e);
+            if not_found {
+                error.failure = Some(Box::new(self.ca_not_found(arn)));
+                error.message = error
+                    .failure
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+            }
+            error
+        })
+    }
+
+    /// The CA `arn` is not in this account and region; the ARN may name
+    /// another region (an ARN's fourth field).
+    fn ca_not_found(&self, arn: &str) -> AwsFailure {
+        let named = arn
+            .split(':')
+            .nth(3)
+            .filter(|r| !r.is_empty() && *r != self.region());
+        AwsFailure::CaNotFound {
+            arn: arn.to_string(),
+            region: match named {
+                Some(other) => format!("{} (the ARN names {other})", self.region()),
+                None => self.region().to_string(),
+            },
+        }
     }
 
     async fn describe_ca(&self, arn: &str) -> Result<LiveCa, CloudError> {
@@ -125,7 +155,7 @@ impl Cloud {
                 .get_certificate_authority_certificate()
                 .certificate_authority_arn(arn);
             let got = self
-                .call(AwsOp::GetCertificateAuthorityCertificate, || {
+                .call(AwsOp::GetCertificateAuthorityCertificate, arn, || {
                     request.clone().send()
                 })
                 .await
@@ -162,7 +192,7 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(100);
             let page = self
-                .call(AwsOp::ListCACertificates, || request.clone().send())
+                .call(AwsOp::ListCACertificates, "", || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListCACertificates, "", e))?;
             for listed in page.certificates() {
@@ -171,7 +201,7 @@ impl Cloud {
                 };
                 let request = self.iot.describe_ca_certificate().certificate_id(id);
                 let described = self
-                    .call(AwsOp::DescribeCACertificate, || request.clone().send())
+                    .call(AwsOp::DescribeCACertificate, id, || request.clone().send())
                     .await
                     .map_err(|e| failed(AwsOp::DescribeCACertificate, id, e))?;
                 let Some(desc) = described.certificate_description() else {

@@ -30,7 +30,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = self
-                .call(AwsOp::ListCertificatesByCA, || request.clone().send())
+                .call(AwsOp::ListCertificatesByCA, ca_certificate_id, || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::ListCertificatesByCA, ca_certificate_id, e))?;
             for c in page.certificates() {
@@ -82,7 +84,7 @@ impl Cloud {
     ) -> Result<LiveCertificate, CloudError> {
         let request = self.iot.describe_certificate().certificate_id(&id);
         let described = self
-            .call(AwsOp::DescribeCertificate, || request.clone().send())
+            .call(AwsOp::DescribeCertificate, &id, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::DescribeCertificate, &id, e))?;
         let desc = described.certificate_description().ok_or_else(|| {
@@ -133,7 +135,7 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = self
-                .call(AwsOp::ListPrincipalThings, || request.clone().send())
+                .call(AwsOp::ListPrincipalThings, arn, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListPrincipalThings, arn, e))?;
             things.extend(page.things().iter().cloned());
@@ -155,7 +157,7 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = self
-                .call(AwsOp::ListAttachedPolicies, || request.clone().send())
+                .call(AwsOp::ListAttachedPolicies, arn, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListAttachedPolicies, arn, e))?;
             policies.extend(

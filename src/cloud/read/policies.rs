@@ -30,7 +30,7 @@ impl Cloud {
         loop {
             let request = self.iot.list_policies().set_marker(marker).page_size(250);
             let page = self
-                .call(AwsOp::ListPolicies, || request.clone().send())
+                .call(AwsOp::ListPolicies, "", || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListPolicies, "", e))?;
             for policy in page.policies() {
@@ -90,7 +90,9 @@ impl Cloud {
                 .set_marker(marker)
                 .page_size(250);
             let page = match self
-                .call(AwsOp::ListTargetsForPolicy, || request.clone().send())
+                .call(AwsOp::ListTargetsForPolicy, policy, || {
+                    request.clone().send()
+                })
                 .await
             {
                 Ok(page) => page,
@@ -114,12 +116,12 @@ impl Cloud {
     ) -> Result<LivePolicy, CloudError> {
         let request = self.iot.get_policy().policy_name(&name);
         let got = self
-            .call(AwsOp::GetPolicy, || request.clone().send())
+            .call(AwsOp::GetPolicy, &name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::GetPolicy, &name, e))?;
         let request = self.iot.list_policy_versions().policy_name(&name);
         let versions = self
-            .call(AwsOp::ListPolicyVersions, || request.clone().send())
+            .call(AwsOp::ListPolicyVersions, &name, || request.clone().send())
             .await
             .map_err(|e| failed(AwsOp::ListPolicyVersions, &name, e))?;
         let mut versions: Vec<PolicyVersion> = versions
@@ -154,7 +156,7 @@ impl Cloud {
                 .resource_arn(arn)
                 .set_next_token(token);
             let page = self
-                .call(AwsOp::ListTagsForResource, || request.clone().send())
+                .call(AwsOp::ListTagsForResource, arn, || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListTagsForResource, arn, e))?;
             if let Some(tag) = page.tags().iter().find(|t| t.key() == OWNER_TAG) {

@@ -138,7 +138,9 @@ impl Cloud {
                     .use_prefix_attribute_value(true);
             }
             let page = self
-                .call(AwsOp::ListThings, || request.clone().send())
+                .call(AwsOp::ListThings, prefix.unwrap_or(""), || {
+                    request.clone().send()
+                })
                 .await
                 .map_err(|e| failed(AwsOp::ListThings, prefix.unwrap_or(""), e))?;
             for thing in page.things() {
@@ -165,7 +167,7 @@ impl Cloud {
     async fn describe_thing(&self, name: &str) -> Result<Option<LiveThing>, CloudError> {
         let request = self.iot.describe_thing().thing_name(name);
         match self
-            .call(AwsOp::DescribeThing, || request.clone().send())
+            .call(AwsOp::DescribeThing, name, || request.clone().send())
             .await
         {
             Ok(thing) => Ok(Some(LiveThing {
@@ -209,7 +211,7 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = match self
-                .call(AwsOp::ListThingPrincipals, || request.clone().send())
+                .call(AwsOp::ListThingPrincipals, thing, || request.clone().send())
                 .await
             {
                 Ok(page) => page,
@@ -240,7 +242,7 @@ impl Cloud {
                 .set_next_token(token)
                 .max_results(250);
             let page = self
-                .call(AwsOp::ListThingTypes, || request.clone().send())
+                .call(AwsOp::ListThingTypes, "", || request.clone().send())
                 .await
                 .map_err(|e| failed(AwsOp::ListThingTypes, "", e))?;
             for thing_type in page.thing_types() {
