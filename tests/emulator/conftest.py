@@ -107,9 +107,12 @@ def make_csr(cn: str, key=None, san: list[str] | None = None) -> bytes:
 TEMPLATE = "arn:aws:acm-pca:::template/"
 
 
-def create_root_ca(pca, key_alg="EC_prime256v1", sign_alg="SHA256WITHECDSA", years=10, tags=None, cn="Test Root"):
+def create_root_ca(pca, key_alg="EC_prime256v1", sign_alg="SHA256WITHECDSA", years=10, tags=None, cn="Test Root",
+                   usage_mode=None):
     """Create a ROOT CA and activate it the way AWS documents (CSR -> RootCACertificate/V1 -> import)."""
     kw = {"Tags": tags} if tags else {}
+    if usage_mode:
+        kw["UsageMode"] = usage_mode
     arn = pca.create_certificate_authority(
         CertificateAuthorityConfiguration={"KeyAlgorithm": key_alg, "SigningAlgorithm": sign_alg,
                                            "Subject": {"CommonName": cn, "Organization": "Example"}},

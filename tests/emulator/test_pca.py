@@ -104,6 +104,23 @@ def test_validity_cannot_exceed_ca(pca):
     assert code(e.value) == "ValidationException"
 
 
+def test_a_short_lived_mode_ca_issues_at_most_seven_days(pca):
+    ca_arn, _ = create_root_ca(pca, years=1, usage_mode="SHORT_LIVED_CERTIFICATE")
+    described = pca.describe_certificate_authority(CertificateAuthorityArn=ca_arn)
+    assert described["CertificateAuthority"]["UsageMode"] == "SHORT_LIVED_CERTIFICATE"
+    _, pem = issue(pca, ca_arn, days=7)
+    cert = load(pem)
+    assert cert.not_valid_after_utc - cert.not_valid_before_utc >= dt.timedelta(days=7)
+    with pytest.raises(ClientError) as e:
+        issue(pca, ca_arn, days=8)
+    assert code(e.value) == "ValidationException"
+    # A general-purpose CA (the default) issues longer.
+    general, _ = create_root_ca(pca, years=1)
+    assert pca.describe_certificate_authority(
+        CertificateAuthorityArn=general)["CertificateAuthority"]["UsageMode"] == "GENERAL_PURPOSE"
+    issue(pca, general, days=30)
+
+
 def test_idempotency_token(pca):
     ca_arn, _ = create_root_ca(pca)
     csr = make_csr("idem")

@@ -29,6 +29,7 @@ mod aws_async;
 mod aws_check;
 mod aws_errors;
 mod aws_ops;
+mod ca_modes;
 mod cli_extras;
 mod crash_kill;
 mod emulator_flow;

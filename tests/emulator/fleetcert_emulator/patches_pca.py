@@ -445,6 +445,14 @@ def issue_certificate(self) -> str:
     if not_after <= not_before:
         raise _err("InvalidArgsException", "The validity period ends before it starts")
     ca_cert = None if self_issue else ca.certificate
+    # User Guide, "Understand AWS Private CA CA modes": a short-lived
+    # certificate mode CA "exclusively issues certificates with a maximum
+    # validity period of seven days", and "AWS Private CA does not perform
+    # validity checks on root CA certificates" (hence not self_issue).
+    # https://docs.aws.amazon.com/privateca/latest/userguide/short-lived-certificates.html
+    if (not self_issue and getattr(ca, "usage_mode", "") == "SHORT_LIVED_CERTIFICATE"
+            and not_after - issued_at > dt.timedelta(days=7)):
+        raise _err("ValidationException", "A CA in SHORT_LIVED_CERTIFICATE mode issues certificates valid for at most 7 days.")
     if ca_cert is not None and not_after > ca_cert.not_valid_after_utc:
         raise _err("ValidationException", "The certificate validity specified exceeds the certificate authority validity.")
 
