@@ -136,21 +136,6 @@ pub fn revocation_serial(serial_hex: &str) -> String {
         .join(":")
 }
 
-#[cfg(test)]
-mod serial_tests {
-    use super::revocation_serial;
-
-    #[test]
-    fn serials_are_sent_as_openssl_prints_them() {
-        assert_eq!(revocation_serial("7447683a9b7f4"), "07:44:76:83:a9:b7:f4");
-        assert_eq!(
-            revocation_serial("6707447683a9b7f4"),
-            "67:07:44:76:83:a9:b7:f4"
-        );
-        assert_eq!(revocation_serial("f"), "0f");
-    }
-}
-
 /// PCA's UsageMode; absent (an older CA) is general purpose.
 pub fn usage_mode(mode: Option<&pca::CertificateAuthorityUsageMode>) -> UsageMode {
     match mode {
@@ -164,5 +149,20 @@ pub fn ca_usage_mode(mode: UsageMode) -> pca::CertificateAuthorityUsageMode {
     match mode {
         UsageMode::GeneralPurpose => pca::CertificateAuthorityUsageMode::GeneralPurpose,
         UsageMode::ShortLived => pca::CertificateAuthorityUsageMode::ShortLivedCertificate,
+    }
+}
+
+#[cfg(test)]
+mod serial_tests {
+    use super::revocation_serial;
+
+    #[test]
+    fn serials_are_sent_as_openssl_prints_them() {
+        assert_eq!(revocation_serial("7447683a9b7f4"), "07:44:76:83:a9:b7:f4");
+        assert_eq!(
+            revocation_serial("6707447683a9b7f4"),
+            "67:07:44:76:83:a9:b7:f4"
+        );
+        assert_eq!(revocation_serial("f"), "0f");
     }
 }

@@ -25,7 +25,7 @@ pub use address::{Address, BadAddress, SHORT_ID, short_id};
 pub use diff::{PlanError, PlanOptions, diff};
 pub use operation::{
     CertRef, CertValidity, Destination, IdempotencyToken, KeyAlgorithm, KeyPlan, KeySource,
-    Operation, PlanCa, RevocationReason, SigningAlgorithm, Slot, Template, Verification,
+    Operation, PlanCa, RevocationReason, SigningAlgorithm, Slot, Template, UsageMode, Verification,
     derive_token,
 };
 pub use reason::{Reason, ReasonCode};

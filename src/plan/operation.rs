@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::live::{CertStatus, CertificateMode, RegistrationStatus};
 use crate::marker::Record;
 // The vocabulary operations share with the spec (no string round trip).
-pub use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm};
+pub use crate::spec::{CertValidity, KeyAlgorithm, RevocationReason, SigningAlgorithm, UsageMode};
 
 /// A value the planner knows, or one the plan's CA phase produces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,7 +227,7 @@ pub enum Operation {
         signing_algorithm: SigningAlgorithm,
         /// Fixed for the CA's life (general purpose unless the spec says).
         #[serde(default)]
-        usage_mode: crate::spec::UsageMode,
+        usage_mode: UsageMode,
         idempotency_token: String,
     },
     /// Get the CA's CSR, issue its certificate, import it. Produces the plan

@@ -61,6 +61,11 @@ fn show_prints_a_saved_plan_as_plan_did_without_the_spec_or_aws() {
     for (format, (out, stdout)) in &planned {
         let shown = show(fleet.path(), &[out, "--format", format]).success();
         assert_eq!(&shown.stdout, stdout, "{format}");
+        snapshot!(
+            format!("show_{format}"),
+            shown.stdout,
+            [(r"\b[0-9a-f]{10,64}\b", "[id]")]
+        );
         assert!(
             shown.stderr.contains("for fleet factory-a"),
             "{}",

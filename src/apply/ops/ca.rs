@@ -6,9 +6,8 @@ use std::time::Duration;
 use super::{ApplyError, Context};
 use crate::live::{CaStatus, CertificateMode, RegistrationStatus};
 use crate::pki::keys::DeviceKey;
-use crate::plan::{CertValidity, KeyAlgorithm, SigningAlgorithm};
+use crate::plan::{CertValidity, KeyAlgorithm, SigningAlgorithm, UsageMode};
 use crate::plan::{Template, Verification};
-use crate::spec::UsageMode;
 
 /// How long apply waits for a new CA to leave CREATING. AWS documents no
 /// duration ("AWS Private CA is creating your private certificate
