@@ -39,16 +39,23 @@ pub fn load_reviewed_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec
     Ok(spec)
 }
 
+/// Where annotated paths are relative to: (the working directory, the
+/// repository's root: `GITHUB_WORKSPACE`, else the working directory).
+fn annotation_roots() -> (PathBuf, PathBuf) {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let workspace = std::env::var_os("GITHUB_WORKSPACE")
+        .filter(|w| !w.is_empty())
+        .map_or_else(|| cwd.clone(), PathBuf::from);
+    (cwd, workspace)
+}
+
 /// Every spec error for people on stderr and, when the printer annotates,
 /// as GitHub workflow commands on stdout, with paths relative to the
 /// repository (`GITHUB_WORKSPACE`, else the working directory).
 pub fn report_spec_errors(errors: &SpecErrors, printer: &Printer) {
     printer.error(&errors.render(printer.color_stderr()));
     if printer.annotations() {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        let workspace = std::env::var_os("GITHUB_WORKSPACE")
-            .filter(|w| !w.is_empty())
-            .map_or_else(|| cwd.clone(), PathBuf::from);
+        let (cwd, workspace) = annotation_roots();
         printer.out(&crate::spec::annotations::github(errors, &cwd, &workspace));
     }
 }
@@ -64,10 +71,7 @@ pub fn annotate_findings<'a>(
     if !printer.annotations() {
         return;
     }
-    let cwd = std::env::current_dir().unwrap_or_default();
-    let workspace = std::env::var_os("GITHUB_WORKSPACE")
-        .filter(|w| !w.is_empty())
-        .map_or_else(|| cwd.clone(), PathBuf::from);
+    let (cwd, workspace) = annotation_roots();
     let mut out = String::new();
     for (name, review) in reviews {
         let file = spec
