@@ -16,9 +16,10 @@ import os
 import time
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 from moto.acmpca import models as pca_models
 from moto.acmpca.responses import ACMPCAResponse
@@ -26,7 +27,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
 from moto.moto_api._internal import mock_random
 
-from . import asynchrony, state
+from . import asynchrony, pca_crl, state
 
 CA = pca_models.CertificateAuthority
 TEMPLATE_PREFIX = "arn:aws:acm-pca:::template/"
@@ -121,6 +122,38 @@ def _ca_init(self, region, account_id, certificate_authority_configuration,
     self._fc_serials = {}  # serial int -> certificate ARN
     self._fc_revoked = {}  # serial int -> revocation record
     self._fc_pending = {}  # certificate ARN -> remaining RequestInProgress answers
+    self._fc_expiry = {}  # serial int -> notAfter (a revoked one leaves the CRL after it)
+    self._fc_restorable_until = None  # DeleteCertificateAuthority (emulator clock)
+    self._fc_status_before_delete = None
+
+
+def _set_revocation_configuration(self, revocation_configuration) -> None:
+    """moto's CertificateAuthority.set_revocation_configuration, used by
+    CreateCertificateAuthority and UpdateCertificateAuthority: the
+    configuration is checked as AWS documents (pca_crl.validate: CNAMEs, the
+    S3 bucket, its policy and Block Public Access) and stored as given
+    ("If you don't supply this parameter, existing capibilites remain
+    unchanged"), so DescribeCertificateAuthority echoes CrlConfiguration and
+    OcspConfiguration."""
+    if revocation_configuration is None:
+        return
+    pca_crl.validate(self, revocation_configuration, _err)
+    self.revocation_configuration = pca_crl.normalise(revocation_configuration)
+
+
+def _ca_to_json(self) -> dict:
+    """moto's to_json plus RestorableUntil for a DELETED CA (API Reference,
+    CertificateAuthority: "RestorableUntil - The period during which a deleted
+    CA can be restored"; DeleteCertificateAuthority: "The
+    DescribeCertificateAuthority action returns the time remaining in the
+    restoration window of a private CA in the DELETED state")."""
+    out = _orig_ca_to_json(self)
+    if self.status == "DELETED" and self._fc_restorable_until is not None:
+        out["RestorableUntil"] = self._fc_restorable_until.timestamp()
+    return out
+
+
+_orig_ca_to_json = CA.to_json
 
 
 _SUBJECT_OIDS = [
@@ -404,14 +437,33 @@ def issue_certificate(self) -> str:
       that you are requesting only one certificate and will issue only one."
       (Same token, other parameters: undocumented; the original ARN is returned.)
     - SigningAlgorithm, Validity, ValidityNotBefore, TemplateArn honoured.
-    - InvalidStateException unless the CA is ACTIVE; a ROOT CA in
-      PENDING_CERTIFICATE may issue its own certificate with RootCACertificate/V1
-      (User Guide, "Installing the root CA certificate").
+    - InvalidStateException unless the CA is ACTIVE (User Guide, "Understand
+      AWS Private CA CA status", PcaUpdateStatus.html: "Issue certificates"
+      is Yes only for ACTIVE; DISABLED "You have manually disabled the CA.
+      No"); a ROOT CA in PENDING_CERTIFICATE may issue its own certificate
+      with RootCACertificate/V1 (User Guide, "Installing the root CA
+      certificate"), and so may an ACTIVE ROOT CA: that is how its
+      certificate is renewed with the same key (a new self-signed
+      certificate from the CA's own CSR, then ImportCertificateAuthorityCertificate;
+      User Guide, "Manage the private CA lifecycle", ca-lifecycle.html: "you
+      must re-issue the CA certificate to extend the lifetime of the CA").
+      Either is self-signed: issuer = the CSR's subject, no chain.
       A CA still CREATING (ca_creating_seconds) is refused the same way:
       InvalidStateException, "The state of the private CA does not allow this
       action to occur" (in IssueCertificate's error list).
     - "The validity period of the certificate ... cannot exceed the validity of
-      the issuing CA" -> ValidationException.
+      the issuing CA" -> ValidationException. For a CA certificate
+      (SubordinateCACertificate_PathLen*/V1) equal is refused too: User
+      Guide, ca-lifecycle.html, "A certificate managed by AWS Private CA must
+      have a validity period shorter than or equal to the validity period of
+      the CA that issued it. In other words, child CAs and end-entity
+      certificates cannot outlive their parent certificates. Attempting to
+      use the IssueCertificate API to issue a CA certificate with a validity
+      period greater than or equal to the parent's CA fails." A self-signed
+      root certificate is not checked ("AWS Private CA does not perform
+      validity checks on root CA certificates", short-lived-certificates.html).
+    - With a CRL enabled, the certificate carries the CRL Distribution Points
+      extension (pca_crl.distribution_point).
     - The certificate ARN ends with the serial number in lowercase hex, as AWS's
       certificate ARNs do (.../certificate/<serial hex>).
     """
@@ -427,7 +479,7 @@ def issue_certificate(self) -> str:
 
     template = _template_name(params.get("TemplateArn"))
     self_issue = (
-        ca.status == "PENDING_CERTIFICATE"
+        ca.status in ("PENDING_CERTIFICATE", "ACTIVE")
         and template == "RootCACertificate/V1"
         and ca.certificate_authority_type == "ROOT"
     )
@@ -453,8 +505,10 @@ def issue_certificate(self) -> str:
     if (not self_issue and getattr(ca, "usage_mode", "") == "SHORT_LIVED_CERTIFICATE"
             and not_after - issued_at > dt.timedelta(days=7)):
         raise _err("ValidationException", "A CA in SHORT_LIVED_CERTIFICATE mode issues certificates valid for at most 7 days.")
-    if ca_cert is not None and not_after > ca_cert.not_valid_after_utc:
-        raise _err("ValidationException", "The certificate validity specified exceeds the certificate authority validity.")
+    if ca_cert is not None:
+        limit = ca_cert.not_valid_after_utc
+        if not_after > limit or (template in CA_TEMPLATES and not_after >= limit):
+            raise _err("ValidationException", "The certificate validity specified exceeds the certificate authority validity.")
 
     serial = _new_serial()
     builder = (
@@ -468,6 +522,9 @@ def issue_certificate(self) -> str:
     )
     for ext, critical in _extensions(template, csr, ca._fc_key.public_key()):
         builder = builder.add_extension(ext, critical)
+    cdp = None if self_issue else pca_crl.distribution_point(ca, ca.region_name)
+    if cdp is not None:
+        builder = builder.add_extension(cdp, False)
     cert = builder.sign(ca._fc_key, SIGNING_ALGORITHMS[signing][1]())
     pem = cert.public_bytes(serialization.Encoding.PEM)
 
@@ -476,6 +533,7 @@ def issue_certificate(self) -> str:
     if not self_issue:
         ca.issued_certificates_certificate_chains[arn] = _ca_chain_pem(ca).encode()
     ca._fc_serials[serial] = arn
+    ca._fc_expiry[serial] = not_after
     ca._fc_pending[arn] = int(state.config.get("request_in_progress_calls") or 0)
     asynchrony.on_certificate_issued(ca, arn)
     if token:
@@ -518,11 +576,16 @@ def revoke_certificate(self) -> str:
     certificate -> ResourceNotFoundException; already revoked ->
     RequestAlreadyProcessedException ("Your request has already been
     completed"); "You cannot revoke a root CA self-signed certificate"
-    -> InvalidRequestException; CA must be ACTIVE (InvalidStateException)."""
+    -> InvalidRequestException; the CA must be ACTIVE or DISABLED (User
+    Guide, "Understand AWS Private CA CA status", PcaUpdateStatus.html:
+    "Certificates can be revoked" is Yes for ACTIVE and DISABLED, No for the
+    other states) -> InvalidStateException.
+
+    With a CRL enabled, the CRL is written to S3 at once (pca_crl.write_crl)."""
     params = json.loads(self.body)
     ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
-    if ca.status != "ACTIVE":
-        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is not ACTIVE.")
+    if ca.status not in ("ACTIVE", "DISABLED"):
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is {ca.status}: certificates cannot be revoked.")
     raw = str(params.get("CertificateSerial") or "")
     reason = params.get("RevocationReason")
     if reason not in REVOCATION_REASONS:
@@ -553,16 +616,31 @@ def revoke_certificate(self) -> str:
     ca.revoked_certificates[raw] = {"revocation_reason": reason, "revocation_time": unix_time()}
     with state.LOCK:
         state.revocations.append(record)
+    pca_crl.write_crl(ca, ca._fc_hash)
     return "{}"
 
 
 _orig_call_action = ACMPCAResponse.call_action
 _orig_get_csr = ACMPCAResponse.get_certificate_authority_csr
-_orig_import_ca_certificate = ACMPCAResponse.import_certificate_authority_certificate
+
+
+def _purge_deleted(backend) -> None:
+    """DeleteCertificateAuthority: "the CA won't be permanently deleted until
+    the restoration period has passed"; RestoreCertificateAuthority: "You
+    cannot restore a CA after the restoration period has ended." Once
+    RestorableUntil is past on the emulator clock (POST /_fleetcert/clock
+    moves it), the CA is gone: ResourceNotFoundException, and it is no
+    longer listed."""
+    now = state.now()
+    for arn, ca in list(backend.certificate_authorities.items()):
+        until = getattr(ca, "_fc_restorable_until", None)
+        if ca.status == "DELETED" and until is not None and until <= now:
+            del backend.certificate_authorities[arn]
 
 
 def call_action(self):
     asynchrony.settle_pca(self.acmpca_backend)  # CREATING -> PENDING_CERTIFICATE when due
+    _purge_deleted(self.acmpca_backend)
     return _orig_call_action(self)
 
 
@@ -577,13 +655,248 @@ def get_certificate_authority_csr(self) -> str:
     return _orig_get_csr(self)
 
 
+# ---------------------------------------------------------------------------
+# ImportCertificateAuthorityCertificate (API Reference). The rules it lists:
+#   "Only a self-signed certificate can be imported as a root CA."
+#   "A self-signed certificate cannot be imported as a subordinate CA."
+#   "Your certificate chain must not include the private CA certificate that
+#    you are importing."
+#   "Your root CA must be the last certificate in your chain. The subordinate
+#    certificate, if any, that your root CA signed must be next to last. The
+#    subordinate certificate signed by the preceding subordinate CA must come
+#    next, and so on until your chain is built."
+#   "The chain must be PEM-encoded."
+#   "Enforcement of Critical Constraints": the extensions allowed critical
+#    (Basic constraints "must be marked critical"); AIA, CRL distribution
+#    points, Freshest CRL and Policy constraints are rejected when critical,
+#    "and any other extension marked as critical not contained on the
+#    preceding list".
+#   CertificateChain: "This parameter must be supplied when you import a
+#    subordinate CA. When you import a root CA, there is no chain."
+# Beyond that page: the certificate must be for the CA's own key (the CSR of
+# GetCertificateAuthorityCsr is what gets signed); each certificate must be
+# signed by the next one and the pathLenConstraints must hold, as RFC 5280
+# path validation (6.1.4 (k)-(m)) checks a chain; and a CA certificate must
+# not outlive the one that signed it (User Guide, ca-lifecycle.html:
+# "Subordinate and validity periods must fall within the validity periods
+# of their parents"). Those three are refused with CertificateMismatchException
+# ("The certificate authority certificate you are importing does not comply
+# with conditions specified in the certificate that signed it"); format and
+# critical-extension faults with MalformedCertificateException ("One or more
+# fields in the certificate are invalid"); root/subordinate/chain-shape faults
+# with InvalidRequestException ("The request action cannot be performed or is
+# prohibited"). AWS's codes for each case and its messages are not
+# documented: the codes are picked from the operation's error list, the
+# messages are ours.
+# ---------------------------------------------------------------------------
+CRITICAL_ALLOWED = {
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER, ExtensionOID.BASIC_CONSTRAINTS,
+    ExtensionOID.CERTIFICATE_POLICIES, ExtensionOID.EXTENDED_KEY_USAGE,
+    ExtensionOID.INHIBIT_ANY_POLICY, ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+    ExtensionOID.KEY_USAGE, ExtensionOID.NAME_CONSTRAINTS, ExtensionOID.POLICY_MAPPINGS,
+    ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.SUBJECT_DIRECTORY_ATTRIBUTES,
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER, ExtensionOID.SUBJECT_INFORMATION_ACCESS,
+}
+# "You can update the CA cert" (PcaUpdateStatus.html): ACTIVE Yes, EXPIRED
+# Yes, DISABLED No; a PENDING_CERTIFICATE CA "needs a certificate to be
+# operational" (its first import).
+IMPORT_STATES = ("PENDING_CERTIFICATE", "ACTIVE", "EXPIRED")
+
+
+def _blob(value) -> bytes:
+    """A blob member as sent (base64 in awsJson), decoded; raw text otherwise."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value.encode()
+
+
+def _pem_certs(raw: bytes, what: str) -> list[x509.Certificate]:
+    if b"-----BEGIN CERTIFICATE-----" not in raw:
+        raise _err("MalformedCertificateException", f"The {what} must be PEM-encoded.")
+    try:
+        return x509.load_pem_x509_certificates(raw)
+    except ValueError:
+        raise _err("MalformedCertificateException", f"The {what} could not be parsed.")
+
+
+def _signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _spki(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _basic_constraints(cert):
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _check_critical(cert: x509.Certificate, what: str) -> None:
+    for ext in cert.extensions:
+        if ext.critical and ext.oid not in CRITICAL_ALLOWED:
+            raise _err("MalformedCertificateException",
+                       f"The {what} has the extension {ext.oid.dotted_string} marked critical, which AWS Private CA does not allow.")
+
+
 def import_certificate_authority_certificate(self) -> str:
-    """API Reference, ImportCertificateAuthorityCertificate, InvalidStateException
-    "The state of the private CA does not allow this action to occur": a CA
-    still CREATING has no CSR to sign yet."""
-    ca = self.acmpca_backend.describe_certificate_authority(json.loads(self.body).get("CertificateAuthorityArn"))
+    """ImportCertificateAuthorityCertificate, with the checks above (moto
+    checked only that the certificate parsed). On success the CA is ACTIVE
+    with that certificate and chain; on an ACTIVE CA the certificate is
+    replaced, which renews the CA with the same key (NotAfter moves;
+    certificates issued before still verify with the same key). Also
+    InvalidStateException "The state of the private CA does not allow this
+    action to occur" while CREATING and outside IMPORT_STATES."""
+    params = json.loads(self.body)
+    ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
     asynchrony.check_not_creating(ca, _err, "import a certificate")
-    return _orig_import_ca_certificate(self)
+    if ca.status not in IMPORT_STATES:
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is {ca.status}: its certificate cannot be imported.")
+    certs = _pem_certs(_blob(params.get("Certificate")), "certificate")
+    if len(certs) != 1:
+        raise _err("MalformedCertificateException", "The certificate must hold exactly one PEM certificate.")
+    cert = certs[0]
+    chain_raw = _blob(params.get("CertificateChain")).strip()
+    chain = _pem_certs(chain_raw, "certificate chain") if chain_raw else []
+
+    if _spki(cert.public_key()) != _spki(ca._fc_key.public_key()):
+        raise _err("CertificateMismatchException", "The certificate's public key is not the key of this certificate authority (sign the CSR of GetCertificateAuthorityCsr).")
+    bc = _basic_constraints(cert)
+    if bc is None or not bc.value.ca:
+        raise _err("MalformedCertificateException", "The certificate is not a CA certificate (Basic constraints CA:TRUE).")
+    if not bc.critical:
+        raise _err("MalformedCertificateException", "Basic constraints must be marked critical.")
+    _check_critical(cert, "certificate")
+    for c in chain:
+        _check_critical(c, "certificate chain")
+
+    self_signed = _signed_by(cert, cert)
+    if ca.certificate_authority_type == "ROOT":
+        if not self_signed:
+            raise _err("InvalidRequestException", "Only a self-signed certificate can be imported as a root CA.")
+        if chain:
+            raise _err("InvalidRequestException", "A root CA is imported without a certificate chain.")
+    else:
+        if self_signed:
+            raise _err("InvalidRequestException", "A self-signed certificate cannot be imported as a subordinate CA.")
+        if not chain:
+            raise _err("InvalidRequestException", "CertificateChain must be supplied when you import a subordinate CA.")
+        der = cert.public_bytes(serialization.Encoding.DER)
+        if any(c.public_bytes(serialization.Encoding.DER) == der for c in chain):
+            raise _err("InvalidRequestException", "Your certificate chain must not include the private CA certificate that you are importing.")
+        links = [cert] + chain
+        for i, child in enumerate(links[:-1]):
+            parent = links[i + 1]
+            if not _signed_by(child, parent):
+                raise _err("CertificateMismatchException", f"Certificate {i} of the chain ({child.subject.rfc4514_string()}) is not signed by the next one ({parent.subject.rfc4514_string()}): the root must be last, each certificate signed by the one after it.")
+            pbc = _basic_constraints(parent)
+            if pbc is None or not pbc.value.ca:
+                raise _err("CertificateMismatchException", f"{parent.subject.rfc4514_string()} in the chain is not a CA certificate.")
+            # below parent: the imported CA and links[1..i], i+1 CA certificates
+            if pbc.value.path_length is not None and pbc.value.path_length < i + 1:
+                raise _err("CertificateMismatchException", f"The path length constraint ({pbc.value.path_length}) of {parent.subject.rfc4514_string()} does not allow this CA certificate below it.")
+            if child.not_valid_after_utc > parent.not_valid_after_utc:
+                raise _err("CertificateMismatchException", f"{child.subject.rfc4514_string()} would outlive the certificate that signed it.")
+        if not _signed_by(chain[-1], chain[-1]):
+            raise _err("CertificateMismatchException", "The last certificate of the chain must be a self-signed root CA certificate.")
+
+    ca.certificate_bytes = cert.public_bytes(serialization.Encoding.PEM)
+    ca.certificate_chain = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain) or None
+    ca.status = "ACTIVE"
+    ca.updated_at = unix_time()
+    return "{}"
+
+
+def get_certificate_authority_certificate(self) -> str:
+    """API Reference, GetCertificateAuthorityCertificate: "Retrieves the
+    certificate and certificate chain for your private certificate authority
+    ... The chain does not include the CA certificate. Each certificate in
+    the chain signs the one before it." The chain is the one imported (absent
+    for a root). A CA without a certificate yet -> InvalidStateException.
+    (moto answered only for an ACTIVE CA; a DISABLED or DELETED CA keeps its
+    certificate, so it is returned: our reading.)"""
+    ca = self.acmpca_backend.describe_certificate_authority(json.loads(self.body).get("CertificateAuthorityArn"))
+    if not ca.certificate_bytes:
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} has no certificate ({ca.status}).")
+    out = {"Certificate": ca.certificate_bytes.decode().strip()}
+    if ca.certificate_chain:
+        out["CertificateChain"] = ca.certificate_chain.decode().strip()
+    return json.dumps(out)
+
+
+def update_certificate_authority(self) -> str:
+    """API Reference, UpdateCertificateAuthority: "Your private CA must be in
+    the ACTIVE or DISABLED state before you can update it. You can disable a
+    private CA that is in the ACTIVE state or make a CA that is in the
+    DISABLED state active again." Another state -> InvalidStateException;
+    a Status other than ACTIVE / DISABLED -> InvalidArgsException (our
+    message; moto set any status). RevocationConfiguration: see
+    _set_revocation_configuration ("If you don't supply this parameter,
+    existing capibilites remain unchanged")."""
+    params = json.loads(self.body)
+    ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
+    if ca.status not in ("ACTIVE", "DISABLED"):
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is {ca.status}: only an ACTIVE or DISABLED CA can be updated.")
+    status = params.get("Status")
+    if status is not None and status not in ("ACTIVE", "DISABLED"):
+        raise _err("InvalidArgsException", f"Status can only be set to ACTIVE or DISABLED, not {status}.")
+    ca.set_revocation_configuration(params.get("RevocationConfiguration"))
+    if status is not None:
+        ca.status = status
+    ca.updated_at = unix_time()
+    return "{}"
+
+
+def delete_certificate_authority(self) -> str:
+    """API Reference, DeleteCertificateAuthority: "A private CA can be deleted
+    if it is in the PENDING_CERTIFICATE, CREATING, EXPIRED, DISABLED, or
+    FAILED state. To delete a CA in the ACTIVE state, you must first disable
+    it, or else the delete request results in an exception"
+    (InvalidStateException; a CA already DELETED likewise). "By default, if
+    you do not set the PermanentDeletionTimeInDays parameter, the CA remains
+    restorable for 30 days. You can set the parameter from 7 to 30 days"
+    (the range is the model's, see Request validation). "A private CA
+    deleted in the CREATING or FAILED state has no assigned restoration
+    period and cannot be restored." The period runs on the emulator clock."""
+    params = json.loads(self.body)
+    ca = self.acmpca_backend.describe_certificate_authority(params.get("CertificateAuthorityArn"))
+    if ca.status in ("ACTIVE", "DELETED"):
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is {ca.status}: disable it before deleting it.")
+    days = params.get("PermanentDeletionTimeInDays") or 30
+    restorable = ca.status not in ("CREATING", "FAILED")
+    ca._fc_status_before_delete = ca.status
+    ca._fc_restorable_until = (state.now().replace(microsecond=0) + dt.timedelta(days=int(days))) if restorable else None
+    ca.status = "DELETED"
+    ca.updated_at = unix_time()
+    return "{}"
+
+
+def restore_certificate_authority(self) -> str:
+    """API Reference, RestoreCertificateAuthority (moto: not implemented):
+    "Restores a certificate authority (CA) that is in the DELETED state ...
+    The status of a restored CA is set to its pre-deletion status when the
+    RestoreCertificateAuthority action returns." A CA not DELETED, or one
+    deleted without a restoration period -> InvalidStateException; after the
+    period the CA is gone (ResourceNotFoundException, see _purge_deleted)."""
+    ca = self.acmpca_backend.describe_certificate_authority(json.loads(self.body).get("CertificateAuthorityArn"))
+    if ca.status != "DELETED" or ca._fc_restorable_until is None:
+        raise _err("InvalidStateException", f"The certificate authority {ca.arn} is {ca.status}: it cannot be restored.")
+    ca.status = ca._fc_status_before_delete or "DISABLED"
+    ca._fc_restorable_until = None
+    ca._fc_status_before_delete = None
+    ca.updated_at = unix_time()
+    return "{}"
 
 
 def apply() -> None:
@@ -591,6 +904,8 @@ def apply() -> None:
     CA.key = property(lambda self: self._fc_key)
     CA.issuer = property(_ca_subject)
     CA.csr = property(_ca_csr)
+    CA.set_revocation_configuration = _set_revocation_configuration
+    CA.to_json = _ca_to_json
     ACMPCAResponse.create_certificate_authority = create_certificate_authority
     ACMPCAResponse.issue_certificate = issue_certificate
     ACMPCAResponse.get_certificate = get_certificate
@@ -598,3 +913,7 @@ def apply() -> None:
     ACMPCAResponse.call_action = call_action
     ACMPCAResponse.get_certificate_authority_csr = get_certificate_authority_csr
     ACMPCAResponse.import_certificate_authority_certificate = import_certificate_authority_certificate
+    ACMPCAResponse.get_certificate_authority_certificate = get_certificate_authority_certificate
+    ACMPCAResponse.update_certificate_authority = update_certificate_authority
+    ACMPCAResponse.delete_certificate_authority = delete_certificate_authority
+    ACMPCAResponse.restore_certificate_authority = restore_certificate_authority
