@@ -770,17 +770,7 @@ def import_certificate_authority_certificate(self) -> str:
     chain_raw = _blob(params.get("CertificateChain")).strip()
     chain = _pem_certs(chain_raw, "certificate chain") if chain_raw else []
 
-    if _spki(cert.public_key()) != _spki(ca._fc_key.public_key()):
-        raise _err("CertificateMismatchException", "The certificate's public key is not the key of this certificate authority (sign the CSR of GetCertificateAuthorityCsr).")
-    bc = _basic_constraints(cert)
-    if bc is None or not bc.value.ca:
-        raise _err("MalformedCertificateException", "The certificate is not a CA certificate (Basic constraints CA:TRUE).")
-    if not bc.critical:
-        raise _err("MalformedCertificateException", "Basic constraints must be marked critical.")
-    _check_critical(cert, "certificate")
-    for c in chain:
-        _check_critical(c, "certificate chain")
-
+    # the chain's shape first (root / subordinate rules), then the key
     self_signed = _signed_by(cert, cert)
     if ca.certificate_authority_type == "ROOT":
         if not self_signed:
@@ -795,6 +785,19 @@ def import_certificate_authority_certificate(self) -> str:
         der = cert.public_bytes(serialization.Encoding.DER)
         if any(c.public_bytes(serialization.Encoding.DER) == der for c in chain):
             raise _err("InvalidRequestException", "Your certificate chain must not include the private CA certificate that you are importing.")
+    if _spki(cert.public_key()) != _spki(ca._fc_key.public_key()):
+        raise _err("CertificateMismatchException", "The certificate's public key is not the key of this certificate authority (sign the CSR of GetCertificateAuthorityCsr).")
+
+    bc = _basic_constraints(cert)
+    if bc is None or not bc.value.ca:
+        raise _err("MalformedCertificateException", "The certificate is not a CA certificate (Basic constraints CA:TRUE).")
+    if not bc.critical:
+        raise _err("MalformedCertificateException", "Basic constraints must be marked critical.")
+    _check_critical(cert, "certificate")
+    for c in chain:
+        _check_critical(c, "certificate chain")
+
+    if ca.certificate_authority_type != "ROOT":
         links = [cert] + chain
         for i, child in enumerate(links[:-1]):
             parent = links[i + 1]
