@@ -552,3 +552,39 @@ def test_delete_and_restore(emulator, pca):
     assert error_of(pca.restore_certificate_authority, CertificateAuthorityArn=pending) == "ResourceNotFoundException"
     listed = [c["Arn"] for c in pca.list_certificate_authorities()["CertificateAuthorities"]]
     assert pending not in listed and root_arn in listed
+
+
+def test_a_revoked_certificate_leaves_the_crl_one_crl_after_it_expires(emulator, pca, s3, account):
+    # CrlConfiguration: "When a certificate is revoked, it appears in the CRL
+    # until the certificate expires, and then in one additional CRL after expiration"
+    root_arn, _ = create_root_ca(pca)
+    name = crl_bucket(s3, f"expiry-{account}")
+    pca.update_certificate_authority(CertificateAuthorityArn=root_arn, RevocationConfiguration=crl_conf(name))
+    key = f"crl/{root_arn.rsplit('/', 1)[1]}.crl"
+    serials = []
+
+    def revoke_new(days):
+        _, pem = issue(pca, root_arn, validity={"Type": "DAYS", "Value": days})
+        serials.append(load(pem).serial_number)
+        pca.revoke_certificate(CertificateAuthorityArn=root_arn, CertificateSerial=f"{serials[-1]:x}",
+                               RevocationReason="SUPERSEDED")
+        return {r.serial_number for r in x509.load_der_x509_crl(s3.get_object(Bucket=name, Key=key)["Body"].read())}
+
+    assert revoke_new(1) == {serials[0]}
+    emulator.control("clock", {"advance_seconds": 2 * 86400})  # the first one has expired
+    assert revoke_new(30) == {serials[0], serials[1]}  # the one additional CRL
+    emulator.control("clock", {"advance_seconds": 3600})
+    assert revoke_new(30) == {serials[1], serials[2]}
+
+
+def test_a_ca_deleted_while_creating_cannot_be_restored(emulator, pca):
+    # "A private CA deleted in the CREATING or FAILED state has no assigned
+    # restoration period and cannot be restored."
+    emulator.control("config", {"ca_creating_seconds": 60})
+    arn = create_sub(pca)
+    assert status(pca, arn) == "CREATING"
+    pca.delete_certificate_authority(CertificateAuthorityArn=arn)
+    desc = pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]
+    assert desc["Status"] == "DELETED" and "RestorableUntil" not in desc
+    assert error_of(pca.restore_certificate_authority, CertificateAuthorityArn=arn) == "InvalidStateException"
+    emulator.control("config", {"ca_creating_seconds": 0})
