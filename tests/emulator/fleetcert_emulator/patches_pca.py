@@ -444,9 +444,15 @@ def issue_certificate(self) -> str:
       with RootCACertificate/V1 (User Guide, "Installing the root CA
       certificate"), and so may an ACTIVE ROOT CA: that is how its
       certificate is renewed with the same key (a new self-signed
-      certificate from the CA's own CSR, then ImportCertificateAuthorityCertificate;
-      User Guide, "Manage the private CA lifecycle", ca-lifecycle.html: "you
-      must re-issue the CA certificate to extend the lifetime of the CA").
+      certificate from the CA's own CSR, then ImportCertificateAuthorityCertificate,
+      whose first scenario is "Installing a certificate for a root CA hosted
+      by Amazon Web Services Private CA"). The User Guide's "Managing the CA
+      lifecycle" notes say "If you use ACM for issuance and renewal, you must
+      re-issue the CA certificate to extend the lifetime of the CA" and "We
+      recommend replacing an expiring CA rather than reissuing its
+      certificate" (read as quoted by awsnotes.dendron.so, "Planning a
+      private CA", adapted from the AWS guide; the AWS page itself,
+      ca-lifecycle.html, could not be read to that section).
       Either is self-signed: issuer = the CSR's subject, no chain.
       A CA still CREATING (ca_creating_seconds) is refused the same way:
       InvalidStateException, "The state of the private CA does not allow this
