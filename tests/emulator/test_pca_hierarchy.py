@@ -4,7 +4,6 @@ CRLs and CA states"."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 
@@ -16,7 +15,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from conftest import REGION, TEMPLATE, create_root_ca, issue, load, make_csr, new_key
+from conftest import REGION, TEMPLATE, create_root_ca, issue, load, make_csr
 
 
 def code(exc: ClientError) -> str:
