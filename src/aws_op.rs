@@ -160,6 +160,7 @@ aws_ops! {
     Iot ListThingGroups = 10,
     Iot CreateJob = 10,
     Iot DescribeJob = 10,
+    Iot GetJobDocument = 10,
     Iot ListJobs = 10,
     Iot ListJobExecutionsForJob = 10,
     Iot ListJobExecutionsForThing = 10,

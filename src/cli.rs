@@ -119,6 +119,10 @@ pub struct ValidateArgs {
     /// `allow_findings` does not accept, as the spec's `strict: true` does.
     #[arg(long)]
     pub strict: bool,
+    /// Under `lifecycle.rotation.delivery: job`, warn about devices whose
+    /// policies do not let them take their jobs instead of refusing the spec.
+    #[arg(long)]
+    pub allow_undeliverable: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -290,6 +294,10 @@ pub struct PlanArgs {
     /// How to read live state.
     #[arg(long, value_enum, default_value_t = ReadMode::Recorded)]
     pub refresh: ReadMode,
+    /// Under `lifecycle.rotation.delivery: job`, warn about devices whose
+    /// policies do not let them take their jobs instead of refusing the spec.
+    #[arg(long)]
+    pub allow_undeliverable: bool,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -322,6 +330,10 @@ pub struct ApplyArgs {
     /// How long to wait for the fleet's lock held by another apply (e.g. `0s`, `5m`).
     #[arg(long, default_value = "0s", value_name = "DURATION")]
     pub lock_timeout: crate::spec::SpecDuration,
+    /// Under `lifecycle.rotation.delivery: job`, warn about devices whose
+    /// policies do not let them take their jobs instead of refusing the spec.
+    #[arg(long)]
+    pub allow_undeliverable: bool,
 }
 
 #[derive(Debug, Args, Clone)]

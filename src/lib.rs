@@ -24,6 +24,7 @@ pub mod planfile;
 pub mod printer;
 pub mod progress;
 pub mod render;
+pub mod rotation_job;
 pub mod safe_fs;
 pub mod spec;
 #[doc(hidden)]

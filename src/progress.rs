@@ -21,6 +21,7 @@ pub fn phase_name(phase: Phase) -> &'static str {
         Phase::CaRegistration => "CA registration",
         Phase::Policies => "policies",
         Phase::Devices => "devices",
+        Phase::Delivery => "delivery",
         Phase::Retire => "retire",
         Phase::Cleanup => "cleanup",
     }

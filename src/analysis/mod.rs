@@ -16,6 +16,7 @@
 //! and the resource each action authorises
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/iot-action-resources.html).
 
+pub mod access;
 mod actions;
 mod glob;
 mod resource;

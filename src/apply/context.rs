@@ -2,6 +2,7 @@
 //! or produced by its CA phase), the account's data endpoint (read once),
 //! and what one change has produced so far.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use tokio::sync::OnceCell;
@@ -24,6 +25,9 @@ pub(super) struct Context<'a> {
     pub(super) fleet: &'a str,
     pub(super) ca: Mutex<CaValues>,
     pub(super) endpoint: OnceCell<String>,
+    /// Certificates the devices phase registered for delivery, by device:
+    /// (id, PEM), for the delivery phase's jobs.
+    pub(super) staged: Mutex<BTreeMap<String, (String, String)>>,
 }
 
 /// What one change has produced so far (the placeholders it fills).
@@ -46,6 +50,7 @@ impl<'a> Context<'a> {
             fleet: &plan.fleet,
             ca: Mutex::new(ca),
             endpoint: OnceCell::new(),
+            staged: Mutex::new(BTreeMap::new()),
         }
     }
 

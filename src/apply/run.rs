@@ -50,11 +50,12 @@ struct Failure {
     completed: usize,
 }
 
-const PHASES: [Phase; 6] = [
+const PHASES: [Phase; 7] = [
     Phase::Ca,
     Phase::CaRegistration,
     Phase::Policies,
     Phase::Devices,
+    Phase::Delivery,
     Phase::Retire,
     Phase::Cleanup,
 ];

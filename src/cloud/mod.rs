@@ -14,7 +14,8 @@ mod trace;
 
 pub use failure::AwsFailure;
 pub use ops::{
-    CERTIFICATE_TAG, IssuedCertificate, PENDING_STAGE, PENDING_TAG, Registration, StoredSecret,
+    CERTIFICATE_TAG, IssuedCertificate, JobRequest, PENDING_STAGE, PENDING_TAG, Registration,
+    StoredSecret,
 };
 pub use pacing::{DEFAULT_SHARE, Pacer, default_rate};
 pub use read::{CaLookup, Refresh};

@@ -140,6 +140,7 @@ fn apply_now(args: &ApplyArgs, printer: &Printer) -> anyhow::Result<ExitStatus> 
         .clone()
         .unwrap_or_else(|| PathBuf::from("fleet.yaml"));
     let spec = common::load_reviewed_spec(&file, printer)?;
+    common::check_delivery(&spec, args.allow_undeliverable, printer)?;
     let replace: BTreeSet<String> = args.replace.iter().cloned().collect();
     if let Some(unknown) = replace.iter().find(|d| !spec.devices.contains_key(*d)) {
         bail!(
@@ -202,6 +203,7 @@ fn apply_saved(args: &ApplyArgs, path: &Path, printer: &Printer) -> anyhow::Resu
         None => recorded_spec_path(path, &saved.spec.path)?,
     };
     let spec = common::load_reviewed_spec(&file, printer)?;
+    common::check_delivery(&spec, args.allow_undeliverable, printer)?;
     // Refused before anything reaches AWS (the lock is a write): another
     // spec, a planted key or device directory.
     if spec.digest != saved.spec.digest {

@@ -39,6 +39,22 @@ pub fn load_reviewed_spec(path: &Path, printer: &Printer) -> anyhow::Result<Spec
     Ok(spec)
 }
 
+/// Devices under job delivery that cannot take their jobs: refused, or
+/// with `--allow-undeliverable` a warning.
+pub fn check_delivery(spec: &Spec, allow: bool, printer: &Printer) -> anyhow::Result<()> {
+    let devices = crate::spec::delivery::undeliverable(spec);
+    if devices.is_empty() {
+        return Ok(());
+    }
+    let text = crate::spec::delivery::describe(&devices);
+    if allow {
+        printer.error(&format!("warning: {text}"));
+        return Ok(());
+    }
+    printer.error(&format!("error: {text}"));
+    Err(Reported("devices cannot take their rotation jobs").into())
+}
+
 /// Where annotated paths are relative to: (the working directory, the
 /// repository's root: `GITHUB_WORKSPACE`, else the working directory).
 fn annotation_roots() -> (PathBuf, PathBuf) {
@@ -139,6 +155,9 @@ pub async fn read_live(cloud: &Cloud, spec: &Spec) -> anyhow::Result<LiveState> 
         .read_live(&spec.fleet, &lookup, &policies, &things, &thing_types)
         .await?;
     live.bundles = cloud.read_bundles(&spec.fleet, &spec.output).await?;
+    if spec.lifecycle.rotation.delivery == crate::spec::Delivery::Job {
+        (live.jobs, live.active_jobs) = cloud.read_rotation_jobs(&spec.fleet).await?;
+    }
     Ok(live)
 }
 

@@ -13,6 +13,7 @@ use super::common;
 pub fn plan(args: &PlanArgs, printer: &Printer) -> anyhow::Result<ExitStatus> {
     let now = common::planning_time(args.at.as_deref())?;
     let spec = common::load_reviewed_spec(&args.spec.file, printer)?;
+    common::check_delivery(&spec, args.allow_undeliverable, printer)?;
     let runtime = common::runtime()?;
     let live = runtime.block_on(async {
         let cloud = common::connect(&args.aws, &spec)

@@ -30,6 +30,9 @@ pub fn validate(args: &ValidateArgs, printer: &Printer) -> anyhow::Result<ExitSt
                 printer.error(&refusal);
                 return Ok(ExitStatus::Failure);
             }
+            if super::common::check_delivery(&spec, args.allow_undeliverable, printer).is_err() {
+                return Ok(ExitStatus::Failure);
+            }
             Ok(ExitStatus::Success)
         }
         Err(errors) => {

@@ -184,6 +184,7 @@ pub fn classify(
     }
 
     items.extend(bundles::bundle_drift(spec, live, plan));
+    items.extend(stalled_rotations(plan));
     items.sort_by(|a, b| (a.kind, &a.address, &a.code).cmp(&(b.kind, &b.address, &b.code)));
     DriftReport {
         fleet: spec.fleet.clone(),
@@ -192,6 +193,34 @@ pub fn classify(
         warnings: expiring(spec, live, now),
         spec_last_applied: applied,
     }
+}
+
+/// Rotations a device has not finished: its execution failed, or it has
+/// not answered within `max_wait` (the old certificate is still in use).
+fn stalled_rotations(plan: &Plan) -> Vec<DriftItem> {
+    use crate::plan::Stage;
+    plan.rotation
+        .iter()
+        .filter(|(_, r)| matches!(r.stage, Stage::Failed | Stage::TimedOut))
+        .map(|(device, r)| {
+            let status = r
+                .execution
+                .map_or("no answer".to_string(), |e| e.to_string());
+            let address = Address::Certificate(device.clone());
+            DriftItem {
+                kind: DriftKind::NotApplied,
+                code: "rotation_stalled".into(),
+                text: format!(
+                    "{address}: the rotation to certificate {} has stalled (job {}: {status})",
+                    r.certificate_id.as_deref().map_or("(new)", short),
+                    r.job_id.as_deref().unwrap_or("none"),
+                ),
+                address,
+                apply_would: Vec::new(),
+                details: vec![],
+            }
+        })
+        .collect()
 }
 
 fn planned_for(plan: &Plan, cert_id: &str) -> Vec<String> {
@@ -304,6 +333,15 @@ fn classify_change(
             change,
             NotApplied,
             "removal_not_applied",
+            format!("{}: {reason}", change.address),
+        ),
+        R::RotationConfirmed
+        | R::RotationTimedOut
+        | R::CertificateUndelivered
+        | R::RotationJobFinished => item(
+            change,
+            NotApplied,
+            "rotation_pending",
             format!("{}: {reason}", change.address),
         ),
         R::CsrChanged | R::DeviceRevoked | R::ReplaceRequested | R::CaMissing => item(

@@ -104,7 +104,68 @@ pub enum CertificateMode {
     SniOnly,
 }
 
-aws_display!(CertStatus, CaStatus, RegistrationStatus, CertificateMode);
+/// An IoT job's status (IoT API reference, JobSummary.status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobStatus {
+    InProgress,
+    Canceled,
+    Completed,
+    DeletionInProgress,
+    Scheduled,
+    Unknown,
+}
+
+/// A job execution's status (JobExecutionSummary.status). QUEUED and
+/// IN_PROGRESS are pending; the rest are terminal ("Jobs and job execution
+/// states", https://docs.aws.amazon.com/iot/latest/developerguide/iot-jobs-lifecycle.html).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionStatus {
+    Queued,
+    InProgress,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Rejected,
+    Removed,
+    Canceled,
+    Unknown,
+}
+
+impl ExecutionStatus {
+    pub fn is_pending(self) -> bool {
+        matches!(self, Self::Queued | Self::InProgress)
+    }
+}
+
+aws_display!(
+    CertStatus,
+    CaStatus,
+    RegistrationStatus,
+    CertificateMode,
+    JobStatus,
+    ExecutionStatus
+);
+
+/// One of the fleet's rotation jobs (job id `fleetcert-<fleet digest>-...`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveJob {
+    pub id: String,
+    pub status: JobStatus,
+    pub created_at: i64,
+    /// The certificate id the job's document delivers, by thing.
+    pub deliveries: BTreeMap<String, String>,
+    /// Each thing's execution (ListJobExecutionsForJob).
+    pub executions: BTreeMap<String, LiveExecution>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveExecution {
+    pub status: ExecutionStatus,
+    /// When it was queued (unix seconds): a delivery's start.
+    pub queued_at: i64,
+}
 
 impl From<crate::spec::CaIotStatus> for RegistrationStatus {
     fn from(status: crate::spec::CaIotStatus) -> Self {
@@ -150,6 +211,17 @@ pub struct LiveState {
     /// when the spec's output is one).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bundles: BTreeMap<String, LiveBundle>,
+    /// The fleet's rotation jobs by id (read only under `delivery: job`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: BTreeMap<String, LiveJob>,
+    /// Jobs IN_PROGRESS in the account, the fleet's and others': all count
+    /// towards IoT's active-jobs limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub active_jobs: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A device's bundle in a secret store, as its tags describe it.
@@ -244,8 +316,25 @@ impl LiveCertificate {
 impl LiveState {
     /// A digest of everything planning relied on (canonical JSON of the
     /// sorted state), to detect a world that moved under a saved plan.
+    ///
+    /// Job executions are left out: a device's progress between `plan
+    /// --out` and `apply` only ever makes the saved plan less complete
+    /// (what it decided on terminal executions cannot change), and a fleet
+    /// in rotation would otherwise make every saved plan stale.
     pub fn fingerprint(&self) -> String {
-        let json = serde_json::to_vec(self).expect("live state serializes");
+        let mut without_progress;
+        let state = if self.jobs.is_empty() && self.active_jobs == 0 {
+            self
+        } else {
+            without_progress = self.clone();
+            without_progress.active_jobs = 0;
+            for job in without_progress.jobs.values_mut() {
+                job.executions.clear();
+                job.status = JobStatus::Unknown;
+            }
+            &without_progress
+        };
+        let json = serde_json::to_vec(state).expect("live state serializes");
         hex::encode(Sha256::digest(json))
     }
 

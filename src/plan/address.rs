@@ -3,7 +3,7 @@
 //! `address` and never changes meaning: `ca`, `ca.iot`, `policy.<name>`,
 //! `thing_type.<name>`, `device.<name>.thing`, `device.<name>.certificate`,
 //! `device.<name>.certificate.<id prefix>`, `device.<name>.files`,
-//! `certificate.<id prefix>`. Device and thing-type names cannot contain a dot
+//! `certificate.<id prefix>`, `job.<job id>`. Device and thing-type names cannot contain a dot
 //! (spec/names.rs), so the text parses back unambiguously.
 
 use std::fmt;
@@ -41,6 +41,8 @@ pub enum Address {
     Files(String),
     /// A certificate from the fleet's CA that belongs to no device (drift).
     ForeignCertificate(String),
+    /// One of the fleet's rotation jobs, by job id.
+    RotationJob(String),
 }
 
 impl Address {
@@ -66,7 +68,8 @@ impl Address {
             | Self::CaRegistration
             | Self::Policy(_)
             | Self::ThingType(_)
-            | Self::ForeignCertificate(_) => None,
+            | Self::ForeignCertificate(_)
+            | Self::RotationJob(_) => None,
         }
     }
 }
@@ -83,6 +86,7 @@ impl fmt::Display for Address {
             Self::OldCertificate { device, id } => write!(f, "device.{device}.certificate.{id}"),
             Self::Files(device) => write!(f, "device.{device}.files"),
             Self::ForeignCertificate(id) => write!(f, "certificate.{id}"),
+            Self::RotationJob(id) => write!(f, "job.{id}"),
         }
     }
 }
@@ -127,6 +131,9 @@ impl FromStr for Address {
         }
         if let Some(id) = text.strip_prefix("certificate.") {
             return Ok(Self::ForeignCertificate(nonempty(id)?));
+        }
+        if let Some(id) = text.strip_prefix("job.") {
+            return Ok(Self::RotationJob(nonempty(id)?));
         }
         Err(bad())
     }

@@ -297,6 +297,7 @@ mod tests {
             max_destructive_changes: 10,
             guard: vec![],
             policy_reviews: vec![],
+            rotation: Default::default(),
         }
     }
 

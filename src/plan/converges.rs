@@ -292,7 +292,11 @@ fn world_of(case: &Case, spec: &Spec) -> World {
             live.markers.insert(name(i), "prop".to_string());
         }
     }
-    World { live, pending_keys }
+    World {
+        live,
+        pending_keys,
+        staged: BTreeMap::new(),
+    }
 }
 
 fn certificate(i: usize, n: usize, case: &CertCase) -> crate::live::LiveCertificate {

@@ -9,6 +9,8 @@ mod address;
 pub mod check;
 #[cfg(test)]
 mod converges;
+#[cfg(test)]
+mod delivery_tests;
 mod diff;
 mod index;
 mod operation;
@@ -22,11 +24,11 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use address::{Address, BadAddress, SHORT_ID, short_id};
-pub use diff::{PlanError, PlanOptions, diff};
+pub use diff::{DeviceRotation, PlanError, PlanOptions, Stage, diff};
 pub use operation::{
-    CertRef, CertValidity, Destination, IdempotencyToken, KeyAlgorithm, KeyPlan, KeySource,
-    Operation, PlanCa, RevocationReason, SigningAlgorithm, Slot, Template, UsageMode, Verification,
-    derive_token,
+    CertRef, CertValidity, Delivered, Delivery, Destination, IdempotencyToken, KeyAlgorithm,
+    KeyPlan, KeySource, Operation, PlanCa, RevocationReason, RotationJob, SigningAlgorithm, Slot,
+    Template, UsageMode, Verification, derive_token,
 };
 pub use reason::{Reason, ReasonCode};
 
@@ -97,6 +99,8 @@ pub enum Phase {
     CaRegistration,
     Policies,
     Devices,
+    /// Rotation jobs carry the certificates the devices phase registered.
+    Delivery,
     Retire,
     Cleanup,
 }
@@ -153,6 +157,9 @@ pub struct Plan {
     /// What the policies the plan touches grant, and to how many devices.
     #[serde(default)]
     pub policy_reviews: Vec<review::PolicyReview>,
+    /// Under `delivery: job`: each rotating device's progress, by device.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub rotation: std::collections::BTreeMap<String, DeviceRotation>,
 }
 
 /// Counts for the closing line.

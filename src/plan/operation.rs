@@ -367,6 +367,61 @@ pub enum Operation {
     /// Record on the thing the facts of its certificates (its `fleetcert`
     /// attribute, see marker.rs), so later plans need no call per certificate.
     RecordFacts(Record),
+    /// Hand the certificate registered in this change to the delivery phase
+    /// (a [`Delivered::RegisteredFor`] of a rotation job).
+    StageDelivery {
+        device: String,
+    },
+    /// CreateJob: a snapshot job targeting each device's thing, whose
+    /// document (rotation_job.rs) carries each one's new certificate.
+    CreateRotationJob(RotationJob),
+    /// DescribeJobExecution: the device's execution of `job_id` is SUCCEEDED
+    /// and its statusDetails name `certificate_id`; else the change stops
+    /// before the old certificate is touched.
+    ConfirmDelivery {
+        job_id: String,
+        thing: String,
+        certificate_id: String,
+    },
+    /// DeleteJob of a rotation job nothing waits on any more.
+    DeleteRotationJob {
+        job_id: String,
+    },
+}
+
+/// A rotation job as CreateJob sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationJob {
+    pub job_id: String,
+    pub devices: Vec<Delivery>,
+    /// `jobExecutionsRolloutConfig.maximumPerMinute`.
+    pub maximum_per_minute: u32,
+    /// `abortConfig`: cancel once this percentage of executions failed
+    /// (hundredths of a percent, so the plan stays `Eq`) ...
+    pub abort_failed_hundredths: u32,
+    /// ... after at least this many finished.
+    pub abort_min_executed: u32,
+    /// `timeoutConfig.inProgressTimeoutInMinutes`.
+    pub in_progress_timeout_minutes: u32,
+}
+
+/// One device of a rotation job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub thing: String,
+    pub certificate: Delivered,
+    pub key: crate::rotation_job::KeyLocation,
+}
+
+/// The certificate a rotation job delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Delivered {
+    /// Registered before (its PEM read with DescribeCertificate).
+    Existing { id: String },
+    /// Registered by this apply's change of the device (StageDelivery);
+    /// left out of the job if that change failed.
+    RegisteredFor { device: String },
 }
 
 impl Operation {
@@ -401,6 +456,10 @@ impl Operation {
             Self::WriteDeviceFiles { .. } => "write_device_files",
             Self::DeleteBundle { .. } => "delete_bundle",
             Self::RecordFacts(_) => "record_facts",
+            Self::StageDelivery { .. } => "stage_delivery",
+            Self::CreateRotationJob(_) => "create_rotation_job",
+            Self::ConfirmDelivery { .. } => "confirm_delivery",
+            Self::DeleteRotationJob { .. } => "delete_rotation_job",
         }
     }
 

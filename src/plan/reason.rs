@@ -34,6 +34,10 @@ pub enum ReasonCode {
     AttachmentsDiffer,
     FilesNotWritten,
     RecordOutdated,
+    RotationConfirmed,
+    RotationTimedOut,
+    CertificateUndelivered,
+    RotationJobFinished,
 }
 
 impl ReasonCode {
@@ -63,6 +67,10 @@ impl ReasonCode {
         Self::AttachmentsDiffer,
         Self::FilesNotWritten,
         Self::RecordOutdated,
+        Self::RotationConfirmed,
+        Self::RotationTimedOut,
+        Self::CertificateUndelivered,
+        Self::RotationJobFinished,
     ];
 
     /// The snake_case code, as in JSON.
@@ -93,6 +101,10 @@ impl ReasonCode {
             Self::AttachmentsDiffer => "attachments_differ",
             Self::FilesNotWritten => "files_not_written",
             Self::RecordOutdated => "record_outdated",
+            Self::RotationConfirmed => "rotation_confirmed",
+            Self::RotationTimedOut => "rotation_timed_out",
+            Self::CertificateUndelivered => "certificate_undelivered",
+            Self::RotationJobFinished => "rotation_job_finished",
         }
     }
 }

@@ -22,6 +22,8 @@ use crate::spec::CertValidity;
 pub struct World {
     pub live: LiveState,
     pub pending_keys: BTreeMap<String, String>,
+    /// Certificates staged for delivery in this apply, by device.
+    pub staged: BTreeMap<String, String>,
 }
 
 fn sha256_hex(parts: &[&str]) -> String {
@@ -113,6 +115,42 @@ fn step(world: &mut World, plan: &Plan, produced: &mut Produced, operation: &Ope
                 bundle.certificate_id = produced.registered.as_ref().map(|(id, _)| id.clone());
                 bundle.pending_key_sha256 = None;
             }
+        }
+        Operation::StageDelivery { device } => {
+            if let Some((id, _)) = &produced.registered {
+                world.staged.insert(device.clone(), id.clone());
+            }
+        }
+        Operation::CreateRotationJob(job) => {
+            let deliveries: BTreeMap<String, String> = job
+                .devices
+                .iter()
+                .filter_map(|d| {
+                    let id = match &d.certificate {
+                        crate::plan::Delivered::Existing { id } => Some(id.clone()),
+                        crate::plan::Delivered::RegisteredFor { device } => {
+                            world.staged.get(device).cloned()
+                        }
+                    }?;
+                    Some((d.thing.clone(), id))
+                })
+                .collect();
+            let queued = crate::live::LiveExecution {
+                status: crate::live::ExecutionStatus::Queued,
+                queued_at: plan.at,
+            };
+            let job = crate::live::LiveJob {
+                id: job.job_id.clone(),
+                status: crate::live::JobStatus::InProgress,
+                created_at: plan.at,
+                executions: deliveries.keys().map(|t| (t.clone(), queued)).collect(),
+                deliveries,
+            };
+            world.live.active_jobs += 1;
+            world.live.jobs.insert(job.id.clone(), job);
+        }
+        Operation::DeleteRotationJob { job_id } => {
+            world.live.jobs.remove(job_id);
         }
         Operation::DeleteBundle { device, .. } => {
             if let Some(bundle) = live.bundles.get_mut(device) {

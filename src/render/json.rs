@@ -15,7 +15,7 @@ use crate::drift::{DriftItem, DriftReport};
 use crate::plan::{Action, Change, Detail, Plan};
 
 /// The version of the JSON contract this build writes.
-pub const FORMAT_VERSION: &str = "1.1";
+pub const FORMAT_VERSION: &str = "1.2";
 
 #[derive(Serialize)]
 struct JsonPlan<'a> {
@@ -29,6 +29,9 @@ struct JsonPlan<'a> {
     warnings: &'a [String],
     /// Since 1.1: what the policies the plan touches grant and reach.
     policy_reviews: &'a [crate::plan::review::PolicyReview],
+    /// Since 1.2, under `delivery: job` only: each rotating device's stage.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotation: Option<super::rotation::Json<'a>>,
 }
 
 #[derive(Serialize)]
@@ -154,6 +157,7 @@ pub fn plan(plan: &Plan) -> String {
         },
         warnings: &plan.warnings,
         policy_reviews: &plan.policy_reviews,
+        rotation: super::rotation::json(plan),
     };
     to_text(&doc)
 }

@@ -197,6 +197,9 @@ pub fn plan(plan: &Plan) -> String {
     if let Some(section) = super::review::markdown_section(plan) {
         sections.push((section, 0));
     }
+    if let Some(section) = super::rotation::markdown(plan) {
+        sections.push((section, 0));
+    }
     // Groups in the order their first change runs.
     let mut groups: Vec<(String, Vec<&Change>)> = Vec::new();
     let mut index = std::collections::BTreeMap::new();

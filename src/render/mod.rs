@@ -4,6 +4,7 @@
 pub mod json;
 pub mod markdown;
 pub mod review;
+pub mod rotation;
 pub mod text;
 
 use crate::plan::Action;

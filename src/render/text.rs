@@ -127,6 +127,7 @@ pub fn plan(plan: &Plan, color: bool) -> String {
             paint(color, Style::new().bold(), &summary_line(plan))
         );
     }
+    out.push_str(&super::rotation::text(plan));
     for warning in &plan.warnings {
         let _ = writeln!(
             out,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::aws_op::AwsOp;
 
 pub mod annotations;
+pub mod delivery;
 mod diagnostic;
 mod load;
 pub mod model;
@@ -22,8 +23,8 @@ pub mod types;
 
 pub use diagnostic::{Diagnostic, Label, SpecErrors, display_path};
 pub use types::{
-    CaIotStatus, CertValidity, IotMode, KeyAlgorithm, OnRemoval, Retire, RevocationReason,
-    SigningAlgorithm, SpecDuration, UsageMode,
+    CaIotStatus, CertValidity, Delivery, IotMode, KeyAlgorithm, OnRemoval, OnTimeout, Retire,
+    RevocationReason, SigningAlgorithm, SpecDuration, UsageMode,
 };
 
 pub use crate::pki::csr::CsrInfo;
@@ -251,7 +252,7 @@ pub fn parameter_name(fleet: &str, device: &str) -> String {
 }
 
 /// What happens to certificates and things over time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Lifecycle {
     /// Certificates of devices that left the spec.
     pub on_removal: OnRemoval,
@@ -266,6 +267,39 @@ pub struct Lifecycle {
     pub retire: Retire,
     /// Plans with more destructive changes need `--allow-destructive`.
     pub max_destructive_changes: u32,
+    /// How a rotated certificate reaches its device.
+    pub rotation: Rotation,
+}
+
+/// `lifecycle.rotation`: delivery by IoT job and its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rotation {
+    pub delivery: Delivery,
+    /// How long a device may take to confirm.
+    pub max_wait: SpecDuration,
+    pub on_timeout: OnTimeout,
+    /// The jobs' `jobExecutionsRolloutConfig.maximumPerMinute`.
+    pub maximum_per_minute: u32,
+    /// The jobs' abort criterion: cancel at this failed percentage...
+    pub abort_failed_percent: f64,
+    /// ... once this many executions finished.
+    pub abort_min_executed: u32,
+    /// The jobs' `timeoutConfig.inProgressTimeoutInMinutes`, as a duration.
+    pub in_progress_timeout: SpecDuration,
+}
+
+impl Default for Rotation {
+    fn default() -> Self {
+        Self {
+            delivery: Delivery::None,
+            max_wait: SpecDuration::from_days(14),
+            on_timeout: OnTimeout::Keep,
+            maximum_per_minute: 100,
+            abort_failed_percent: 10.0,
+            abort_min_executed: 10,
+            in_progress_timeout: SpecDuration::from_secs(3_600),
+        }
+    }
 }
 
 impl Default for Lifecycle {
@@ -277,6 +311,7 @@ impl Default for Lifecycle {
             rotation_overlap: SpecDuration::from_days(7),
             retire: Retire::Revoke,
             max_destructive_changes: 10,
+            rotation: Rotation::default(),
         }
     }
 }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::types::{
-    CaIotStatus, IotMode, KeyAlgorithm, OnRemoval, Retire, RevocationReason, SigningAlgorithm,
+    CaIotStatus, Delivery, IotMode, KeyAlgorithm, OnRemoval, OnTimeout, Retire, RevocationReason,
+    SigningAlgorithm,
 };
 use crate::aws_op::AwsOp;
 
@@ -551,6 +552,46 @@ pub struct LifecycleFile {
     /// Plans with more destructive changes need `--allow-destructive`. Default 10.
     #[serde(default)]
     pub max_destructive_changes: Option<u32>,
+    /// How a rotated certificate reaches its device.
+    #[serde(default)]
+    pub rotation: Option<Sp<RotationFile>>,
+}
+
+/// How a rotated certificate reaches its device, and when the old one retires.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotationFile {
+    /// `none` (default): the bundle is written and the old certificate
+    /// retires after `rotation_overlap`. `job`: an AWS IoT job carries the
+    /// new certificate to the device, and the old one retires only after the
+    /// device reports the job SUCCEEDED naming the new certificate.
+    #[serde(default)]
+    #[schemars(with = "Option<Delivery>")]
+    pub delivery: Option<Text>,
+    /// How long a device may take to confirm before `on_timeout` decides.
+    /// Default `14d`.
+    #[serde(default)]
+    #[schemars(with = "Option<Duration>")]
+    pub max_wait: Option<Text>,
+    /// `keep` (default: the old certificate stays ACTIVE and the plan warns)
+    /// or `retire` (it retires as if confirmed).
+    #[serde(default)]
+    #[schemars(with = "Option<OnTimeout>")]
+    pub on_timeout: Option<Text>,
+    /// Job executions started per minute (1 to 1000). Default 100.
+    #[serde(default)]
+    pub maximum_per_minute: Option<Sp<u32>>,
+    /// Cancel a job once this percentage of its executions failed (FAILED,
+    /// REJECTED or TIMED_OUT), 1 to 100. Default 10.
+    #[serde(default)]
+    pub abort_failed_percent: Option<Sp<f64>>,
+    /// ... but only after this many executions finished. Default 10.
+    #[serde(default)]
+    pub abort_min_executed: Option<Sp<u32>>,
+    /// An execution IN_PROGRESS for longer is TIMED_OUT (1m to 7d). Default `1h`.
+    #[serde(default)]
+    #[schemars(with = "Option<Duration>")]
+    pub in_progress_timeout: Option<Text>,
 }
 
 /// Where each device's bundle (certificate, chain, connection details and,

@@ -462,6 +462,41 @@ impl Named for Retire {
         &[(Self::Revoke, "revoke"), (Self::Deactivate, "deactivate")];
 }
 
+/// How a rotated device receives its new certificate (`lifecycle.rotation.delivery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Nothing carries it: the bundle is written (files or secret store) and
+    /// the old certificate retires when `rotation_overlap` has passed.
+    #[default]
+    None,
+    /// An AWS IoT job carries it to the device; the old certificate retires
+    /// only after the device confirms it switched.
+    Job,
+}
+
+impl Named for Delivery {
+    const WHAT: &'static str = "rotation delivery";
+    const ALL: &'static [(Self, &'static str)] = &[(Self::None, "none"), (Self::Job, "job")];
+}
+
+/// What happens to the old certificate when a device has not confirmed its
+/// rotation within `rotation.max_wait`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnTimeout {
+    /// It stays ACTIVE; the plan warns and `drift` reports the stalled rotation.
+    #[default]
+    Keep,
+    /// It retires as if the device had confirmed.
+    Retire,
+}
+
+impl Named for OnTimeout {
+    const WHAT: &'static str = "rotation timeout action";
+    const ALL: &'static [(Self, &'static str)] = &[(Self::Keep, "keep"), (Self::Retire, "retire")];
+}
+
 pub use super::names::*;
 
 #[cfg(test)]

@@ -117,6 +117,7 @@ fn sample_plan() -> Plan {
         max_destructive_changes: 10,
         guard: vec![],
         policy_reviews: vec![],
+        rotation: Default::default(),
     }
 }
 
@@ -125,7 +126,7 @@ fn json_plan_snapshot_matches_its_schema() {
     let text = json::plan(&sample_plan());
     let value: Value = serde_json::from_str(&text).unwrap();
     assert_valid(&validator("plan.schema.json"), &value);
-    assert_eq!(value["format_version"], "1.1");
+    assert_eq!(value["format_version"], "1.2");
     assert_eq!(
         value["changes"][2]["actions"],
         serde_json::json!(["create", "retire"])
@@ -188,6 +189,7 @@ fn big_plan(devices: usize) -> Plan {
         max_destructive_changes: 10,
         guard: vec![],
         policy_reviews: vec![],
+        rotation: Default::default(),
     }
 }
 

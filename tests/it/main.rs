@@ -46,6 +46,7 @@ mod mqtt;
 mod policy_corpus;
 mod policy_review;
 mod reconcile;
+mod rotation_delivery;
 mod scale_common;
 mod scale_faults;
 mod spec_changes;

@@ -15,7 +15,7 @@ use rcgen::{
 use crate::fleet_dir::{FleetDir, apply_ok};
 use crate::harness::{Account, shared};
 
-fn tool(name: &str) -> PathBuf {
+pub(crate) fn tool(name: &str) -> PathBuf {
     for dir in ["/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"] {
         let path = Path::new(dir).join(name);
         if path.exists() {
@@ -27,7 +27,7 @@ fn tool(name: &str) -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -36,13 +36,19 @@ fn free_port() -> u16 {
 }
 
 /// A CA (self-signed) and a leaf it signs, as PEM files in `dir`.
-struct Pki {
-    ca_cert: PathBuf,
-    leaf_cert: PathBuf,
-    leaf_key: PathBuf,
+pub(crate) struct Pki {
+    pub(crate) ca_cert: PathBuf,
+    pub(crate) leaf_cert: PathBuf,
+    pub(crate) leaf_key: PathBuf,
 }
 
-fn make_pki(dir: &Path, prefix: &str, ca_cn: &str, leaf_cn: &str, leaf_names: &[&str]) -> Pki {
+pub(crate) fn make_pki(
+    dir: &Path,
+    prefix: &str,
+    ca_cn: &str,
+    leaf_cn: &str,
+    leaf_names: &[&str],
+) -> Pki {
     let ca_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.distinguished_name.push(DnType::CommonName, ca_cn);
@@ -68,7 +74,7 @@ fn make_pki(dir: &Path, prefix: &str, ca_cn: &str, leaf_cn: &str, leaf_names: &[
 }
 
 /// The broker's own certificate, for `localhost`, from a test CA.
-fn server_pki(dir: &Path) -> Pki {
+pub(crate) fn server_pki(dir: &Path) -> Pki {
     make_pki(
         dir,
         "server",
@@ -78,7 +84,7 @@ fn server_pki(dir: &Path) -> Pki {
     )
 }
 
-struct Broker(Child);
+pub(crate) struct Broker(Child);
 
 impl Drop for Broker {
     fn drop(&mut self) {
@@ -87,7 +93,7 @@ impl Drop for Broker {
     }
 }
 
-fn start_broker(dir: &Path, port: u16, client_ca: &Path, server: &Pki) -> Broker {
+pub(crate) fn start_broker(dir: &Path, port: u16, client_ca: &Path, server: &Pki) -> Broker {
     let config = dir.join("mosquitto.conf");
     std::fs::write(
         &config,
@@ -122,7 +128,7 @@ fn start_broker(dir: &Path, port: u16, client_ca: &Path, server: &Pki) -> Broker
     Broker(child)
 }
 
-fn client(port: u16, server_ca: &Path, cert: &Path, key: &Path, id: &str) -> Command {
+pub(crate) fn client(port: u16, server_ca: &Path, cert: &Path, key: &Path, id: &str) -> Command {
     let mut command = Command::new(tool("mosquitto_pub"));
     command
         .args([

@@ -232,7 +232,7 @@ fn the_plan_of_a_policy_change_names_the_devices_and_the_findings() {
         .args(at))
     .success();
     let value: Value = serde_json::from_str(&json.stdout).unwrap();
-    assert_eq!(value["format_version"], "1.1");
+    assert_eq!(value["format_version"], "1.2");
     let reviews = value["policy_reviews"].as_array().unwrap();
     let names: Vec<&str> = reviews
         .iter()

@@ -5,6 +5,7 @@
 mod ca;
 mod certificates;
 mod files;
+mod jobs;
 mod store;
 mod things;
 
@@ -48,6 +49,14 @@ pub(super) async fn run_operation(
         | Op::SetCertificateStatus { .. }
         | Op::RevokeInPca { .. }
         | Op::DeleteCertificate { .. } => run_attachment(cx, state, operation).await,
+        Op::StageDelivery { device } => jobs::stage(cx, state, device),
+        Op::CreateRotationJob(job) => jobs::create(cx, job).await,
+        Op::ConfirmDelivery {
+            job_id,
+            thing,
+            certificate_id,
+        } => jobs::confirm(cx, job_id, thing, certificate_id).await,
+        Op::DeleteRotationJob { job_id } => Ok(cx.cloud.delete_job(job_id).await?),
     }
 }
 

@@ -1,6 +1,7 @@
 //! One typed AWS operation at a time, in fleetcert's terms.
 
 mod certificates;
+mod jobs;
 mod pca;
 mod policies;
 mod registration;
@@ -11,6 +12,7 @@ mod things;
 use aws_sdk_iot::config::http::HttpResponse;
 use aws_sdk_iot::error::{ProvideErrorMetadata, SdkError};
 
+pub use jobs::JobRequest;
 pub use secrets::{CERTIFICATE_TAG, PENDING_STAGE, PENDING_TAG, StoredSecret};
 
 use super::{Cloud, CloudError, failed};

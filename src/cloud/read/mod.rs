@@ -4,6 +4,9 @@
 mod bundles;
 mod ca;
 mod certificates;
+mod jobs;
+
+pub(super) use jobs::execution_status;
 mod policies;
 mod things;
 
@@ -121,6 +124,8 @@ impl Cloud {
             markers,
             unreadable_records,
             bundles: BTreeMap::new(),
+            jobs: BTreeMap::new(),
+            active_jobs: 0,
         })
     }
 }

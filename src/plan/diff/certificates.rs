@@ -90,6 +90,14 @@ impl Planner<'_> {
         self.plan_attachments(device, cert);
         self.plan_unwritten_files(device, cert);
         self.note_deferred_reissue(device, cert);
+        if self.delivers_by_job()
+            && alive
+                .iter()
+                .any(|c| c.id != cert.id && c.status == CertStatus::Active)
+        {
+            self.retire_after_delivery(device, cert, alive);
+            return self.repair_inactive(device, cert);
+        }
         // Older live certificates: retired once the overlap has passed.
         let overlap_end = cert.created_at + self.spec.lifecycle.rotation_overlap.as_secs() as i64;
         for old in alive
@@ -123,6 +131,69 @@ impl Planner<'_> {
                 ));
             }
         }
+        self.repair_inactive(device, cert);
+    }
+
+    /// Under job delivery: the older ACTIVE certificates retire once the
+    /// device confirmed (apply re-checks its report first) or timed out
+    /// with `on_timeout: retire`.
+    fn retire_after_delivery(
+        &mut self,
+        device: &DeviceSpec,
+        cert: &LiveCertificate,
+        alive: &[&LiveCertificate],
+    ) {
+        let name = device.name.as_str();
+        let decision = self.rotation_state(device, cert);
+        let (confirm, reason) = match decision {
+            super::delivery::RetireDecision::Keep => return,
+            super::delivery::RetireDecision::Confirmed { job_id } => (
+                Some(Operation::ConfirmDelivery {
+                    job_id: job_id.clone(),
+                    thing: name.to_string(),
+                    certificate_id: cert.id.clone(),
+                }),
+                Reason::new(
+                    ReasonCode::RotationConfirmed,
+                    format!(
+                        "device {name} confirmed certificate {} (job {job_id} SUCCEEDED)",
+                        short(&cert.id)
+                    ),
+                ),
+            ),
+            super::delivery::RetireDecision::TimedOut => (
+                None,
+                Reason::new(
+                    ReasonCode::RotationTimedOut,
+                    format!(
+                        "device {name} did not confirm certificate {} within max_wait {} and on_timeout is retire",
+                        short(&cert.id),
+                        self.spec.lifecycle.rotation.max_wait
+                    ),
+                ),
+            ),
+        };
+        for old in alive
+            .iter()
+            .filter(|c| c.id != cert.id && c.status == CertStatus::Active)
+        {
+            let mut change = self.retirement(
+                name,
+                old,
+                self.spec.lifecycle.retire,
+                RevocationReason::Superseded,
+                reason.clone(),
+                false,
+            );
+            if let Some(confirm) = &confirm {
+                change.operations.insert(0, confirm.clone());
+            }
+            self.push(change);
+        }
+    }
+
+    fn repair_inactive(&mut self, device: &DeviceSpec, cert: &LiveCertificate) {
+        let name = device.name.as_str();
         if cert.status == CertStatus::Inactive {
             // The matching certificate was deactivated outside fleetcert.
             self.push(Change {
@@ -291,6 +362,11 @@ impl Planner<'_> {
             });
         }
         operations.push(self.write_files(name, !matches!(device.key, DeviceKey::Csr(_))));
+        let rotates = action == Action::CreateThenRetire
+            && alive.iter().any(|c| c.status == CertStatus::Active);
+        if self.delivers_by_job() && rotates {
+            self.deliver_new(device, &mut operations);
+        }
         let mut details = vec![field("key", None, Some(key_text))];
         // Where the certificate (and a generated key) goes; never its content.
         let destination = self.destination(name);

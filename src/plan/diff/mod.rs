@@ -3,6 +3,7 @@
 mod bundles;
 mod ca;
 mod certificates;
+mod delivery;
 mod departed;
 mod devices;
 mod policies;
@@ -17,6 +18,7 @@ use crate::spec::{CaSpec, SigningAlgorithm, Spec};
 
 pub(super) use crate::dates::minute as date;
 pub(super) use crate::plan::short_id as short;
+pub use delivery::{DeviceRotation, Stage};
 
 /// Inputs to planning besides the spec and the live state.
 #[derive(Debug, Clone, Default)]
@@ -103,6 +105,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         errors: Vec::new(),
         index: &index,
         signing_algorithm: signing_algorithm(spec, live),
+        deliveries: delivery::Deliveries::default(),
     };
     for thing in &live.unreadable_records {
         planner.warnings.push(format!(
@@ -124,6 +127,8 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         }
         planner.plan_device(device.spec, device.thing);
     }
+    planner.plan_delivery_jobs();
+    planner.plan_finished_jobs();
     planner.plan_departed_devices();
     planner.plan_departed_policies();
     if !planner.errors.is_empty() {
@@ -132,6 +137,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
     let Planner {
         mut changes,
         warnings,
+        deliveries,
         ..
     } = planner;
     // Stable: within a phase, the order the planner chose stays.
@@ -148,6 +154,7 @@ pub fn diff(spec: &Spec, live: &LiveState, options: &PlanOptions) -> Result<Plan
         max_destructive_changes: spec.lifecycle.max_destructive_changes,
         guard,
         policy_reviews,
+        rotation: deliveries.devices,
     })
 }
 
@@ -230,6 +237,9 @@ struct Planner<'a> {
     /// devices: built once, so planning stays linear in the fleet.
     index: &'a Index<'a>,
     signing_algorithm: SigningAlgorithm,
+    /// Rotations under job delivery: progress by device, and deliveries
+    /// waiting for the delivery phase.
+    deliveries: delivery::Deliveries,
 }
 
 impl<'a> Planner<'a> {

@@ -212,6 +212,13 @@ impl Loader {
             .as_ref()
             .map(|d| self.defaults(f, d, &file.policies, &file.thing_types, &ca_limits))
             .unwrap_or_default();
+        let delivery_loc = file
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.value.rotation.as_ref())
+            .and_then(|r| r.value.delivery.as_ref())
+            .map(|d| d.loc)
+            .unwrap_or_default();
         let device_files = self.device_files(f, file.devices, file.include.as_ref());
         let context = DeviceContext {
             defaults: &defaults,
@@ -226,6 +233,7 @@ impl Loader {
             .map(|l| self.lifecycle(f, &l.value))
             .unwrap_or_default();
         let output = self.output(f, file.output.as_ref());
+        self.check_delivery(f, delivery_loc, &lifecycle, &output, &devices);
         let rate_limits = self.rate_limits(f, &file.rate_limits);
 
         let (digest, files) = self.digest();
@@ -244,6 +252,37 @@ impl Loader {
             digest,
             files,
         })
+    }
+
+    /// Job delivery names where a generated key is, and a device can fetch
+    /// it only from a secret store: a key in files on the machine that runs
+    /// apply (a CI runner, often thrown away) never reaches the device.
+    fn check_delivery(
+        &mut self,
+        f: &Path,
+        loc: Loc,
+        lifecycle: &crate::spec::Lifecycle,
+        output: &crate::spec::Output,
+        devices: &BTreeMap<String, crate::spec::DeviceSpec>,
+    ) {
+        if lifecycle.rotation.delivery != crate::spec::Delivery::Job || output.dir().is_none() {
+            return;
+        }
+        let Some(device) = devices
+            .values()
+            .find(|d| d.key == crate::spec::DeviceKey::Generated)
+        else {
+            return;
+        };
+        self.error(
+            f,
+            loc,
+            format!(
+                "`delivery: job` with generated keys written to files: device {}'s new key would stay on the machine that runs apply",
+                device.name
+            ),
+            "give such devices a `csr` (the device keeps its key), or write bundles to `output.secrets_manager` or `output.ssm`, where the job tells the device to fetch its key",
+        );
     }
 
     /// Check `version`, `fleet` and `region`; the region as written.

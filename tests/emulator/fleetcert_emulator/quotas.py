@@ -101,6 +101,7 @@ AWS_DEFAULTS: dict[str, float] = {
     "iot:ListThingGroups": 10,
     "iot:CreateJob": 10,
     "iot:DescribeJob": 10,
+    "iot:GetJobDocument": 10,
     "iot:ListJobs": 10,
     "iot:ListJobExecutionsForJob": 10,
     "iot:ListJobExecutionsForThing": 10,
