@@ -35,10 +35,16 @@ pub type StatusDetails = BTreeMap<String, String>;
 /// characters." (API Reference, UpdateJobExecution, statusDetails)
 pub const MAX_DETAIL_CHARS: usize = 1024;
 
-/// Cut `text` to at most [`MAX_DETAIL_CHARS`] characters (not bytes).
+/// A statusDetails value: control characters (outside the model's value
+/// pattern `[^\p{C}]+`) made spaces, cut to at most [`MAX_DETAIL_CHARS`]
+/// characters (not bytes).
 pub fn detail_value(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if text.chars().count() <= MAX_DETAIL_CHARS {
-        return text.to_string();
+        return text;
     }
     let mut cut: String = text.chars().take(MAX_DETAIL_CHARS - 1).collect();
     cut.push('…');
@@ -150,6 +156,7 @@ mod tests {
     #[test]
     fn detail_values_are_cut_to_1024_characters() {
         assert_eq!(detail_value("short"), "short");
+        assert_eq!(detail_value("two\nlines\t"), "two lines ");
         let long = "é".repeat(2000);
         let cut = detail_value(&long);
         assert_eq!(cut.chars().count(), 1024);

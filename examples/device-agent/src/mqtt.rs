@@ -114,7 +114,7 @@ impl Session {
                 Packet::SubAck(ack) => Some(ack.return_codes.clone()),
                 _ => None,
             })?;
-            if codes.iter().any(|c| *c == SubscribeReasonCode::Failure) {
+            if codes.contains(&SubscribeReasonCode::Failure) {
                 return Err(format!("the broker refused the subscription to {filter}"));
             }
         }
