@@ -58,9 +58,12 @@ fn key_for(store: &Store, rotation: &Rotation) -> Result<(std::path::PathBuf, Ve
         KeySource::Device { public_key_sha256 } => public_key_sha256,
         // The reference agent holds no AWS credentials. A device team that
         // lets fleetcert generate keys wires its credentials provider here
-        // (for example the AWS IoT credentials provider, which trades the
-        // device certificate for temporary credentials) and reads the key
-        // with GetSecretValue / GetParameter (WithDecryption).
+        // and reads the key with GetSecretValue / GetParameter
+        // (WithDecryption). AWS IoT's own: "The credentials provider
+        // authenticates a caller using an X.509 certificate and issues a
+        // temporary, limited-privilege security token" ("Authorizing direct
+        // calls to AWS services using AWS IoT Core credential provider",
+        // https://docs.aws.amazon.com/iot/latest/developerguide/authorizing-direct-aws.html).
         KeySource::SecretsManager { secret_id } => {
             return Err(format!(
                 "key.source secretsManager (secret {secret_id}): this agent has no AWS credentials to read the key; \

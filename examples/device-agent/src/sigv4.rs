@@ -10,8 +10,10 @@
 
 use ring::{digest, hmac};
 
-/// The jobs data plane's signing name (botocore's iot-jobs-data model,
-/// `metadata.signingName`).
+/// The jobs data plane's signing name: "The service name used by Amazon Web
+/// Services Signature Version 4 to sign requests is: iot-jobs-data." (AWS
+/// IoT Jobs Data Plane API, as the SDKs document it, e.g.
+/// https://docs.aws.amazon.com/botocore/latest/reference/services/iot-jobs-data.html)
 pub const JOBS_DATA_SERVICE: &str = "iot-jobs-data";
 
 #[derive(Clone)]
