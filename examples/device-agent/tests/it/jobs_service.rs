@@ -34,9 +34,12 @@ struct State {
     /// (thing, jobId) → execution, in creation order per thing.
     executions: BTreeMap<(String, String), Execution>,
     updates: Updates,
+    /// The things that asked start-next, in order.
+    start_nexts: Vec<String>,
 }
 
 pub struct JobsService {
+    client: Client,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
@@ -56,6 +59,7 @@ impl State {
         match parts.as_slice() {
             ["$aws", "things", thing, "jobs", "start-next"] => {
                 let thing = thing.to_string();
+                self.start_nexts.push(thing.clone());
                 let mut pending: Vec<_> = self
                     .executions
                     .iter_mut()
@@ -185,6 +189,7 @@ impl JobsService {
         }
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
+        let publisher = client.clone();
         let thread = {
             let (state, stop) = (state.clone(), stop.clone());
             std::thread::spawn(move || {
@@ -208,6 +213,7 @@ impl JobsService {
             })
         };
         JobsService {
+            client: publisher,
             state,
             stop,
             thread: Some(thread),
@@ -225,6 +231,28 @@ impl JobsService {
                 details: BTreeMap::new(),
             },
         );
+    }
+
+    /// Publish `notify-next` for `thing`'s pending `job`, as AWS IoT Jobs
+    /// does when an execution becomes the next pending one: `{"timestamp",
+    /// "execution": JobExecutionData}`.
+    pub fn notify_next(&self, thing: &str, job: &str) {
+        let e = self.execution(thing, job);
+        let body = json!({"timestamp": now(), "execution": {
+            "jobId": job, "thingName": thing, "jobDocument": e.document, "status": e.status,
+            "versionNumber": e.version, "executionNumber": 1, "queuedAt": now(), "lastUpdatedAt": now()}});
+        self.client
+            .publish(
+                format!("$aws/things/{thing}/jobs/notify-next"),
+                QoS::AtLeastOnce,
+                false,
+                body.to_string(),
+            )
+            .unwrap();
+    }
+
+    pub fn start_nexts(&self) -> Vec<String> {
+        self.state.lock().unwrap().start_nexts.clone()
     }
 
     pub fn execution(&self, thing: &str, job: &str) -> Execution {

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::jobs_service::JobsService;
-use crate::support::{Broker, Ca, Device, agent, certificate_id, document, text};
+use crate::support::{Broker, Ca, Device, agent, agent_command, certificate_id, document, text};
 
 struct Scene {
     tmp: tempfile::TempDir,
@@ -198,4 +198,50 @@ fn documents_for_others_are_rejected_and_unknown_keys_fail() {
         execution.details
     );
     assert_eq!(device.current(), "initial");
+}
+
+#[test]
+fn with_wait_seconds_it_takes_the_job_announced_by_notify_next() {
+    let s = scene();
+    let jobs = JobsService::start(&s.broker, &s.fleet_ca, s.tmp.path());
+    let device = Device::new("sensor-1", &s.fleet_ca);
+    let id = certificate_id("sensor-1 later");
+    let (entry, _) = device.entry(&s.fleet_ca, &id);
+
+    let mut command = agent_command(
+        &device,
+        &s.broker,
+        &["--mqtt-jobs", "--wait-seconds", "30"],
+        &[],
+    );
+    let child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nothing is pending when it first asks; then a job arrives.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while jobs.start_nexts().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never asked start-next"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    jobs.queue(
+        "sensor-1",
+        "rotate-later",
+        document(&s.fleet_ca, json!({"sensor-1": entry})),
+    );
+    jobs.notify_next("sensor-1", "rotate-later");
+
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Asked once, waited for notify-next, asked again: no polling.
+    assert_eq!(jobs.start_nexts(), vec!["sensor-1", "sensor-1"]);
+    assert_eq!(
+        jobs.execution("sensor-1", "rotate-later").status,
+        "SUCCEEDED"
+    );
+    assert_eq!(device.current(), id);
 }

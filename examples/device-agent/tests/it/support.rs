@@ -233,6 +233,18 @@ pub fn document(ca: &Ca, devices: serde_json::Value) -> serde_json::Value {
 
 /// Run the agent binary for `device` against `broker` with extra flags.
 pub fn agent(device: &Device, broker: &Broker, extra: &[&str], env: &[(&str, &str)]) -> Output {
+    agent_command(device, broker, extra, env)
+        .output()
+        .expect("run device-agent")
+}
+
+/// The agent's command line for `device` against `broker`.
+pub fn agent_command(
+    device: &Device,
+    broker: &Broker,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_device-agent"));
     command
         .args(["--thing", &device.thing, "--cert-dir"])
@@ -247,7 +259,7 @@ pub fn agent(device: &Device, broker: &Broker, extra: &[&str], env: &[(&str, &st
     for (k, v) in env {
         command.env(k, v);
     }
-    command.output().expect("run device-agent")
+    command
 }
 
 pub fn text(output: &Output) -> String {
