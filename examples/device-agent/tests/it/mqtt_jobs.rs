@@ -228,6 +228,8 @@ fn with_wait_seconds_it_takes_the_job_announced_by_notify_next() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    // Long enough for a polling agent to ask again many times.
+    std::thread::sleep(std::time::Duration::from_millis(500));
     jobs.queue(
         "sensor-1",
         "rotate-later",
