@@ -480,6 +480,36 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_promoted_but_never_reported_reports_on_the_next_run() {
+        let d = device();
+        let key_sha = d.new_key_sha.clone();
+        let document = doc(
+            &d.new_cert,
+            json!({"source": "device", "publicKeySha256": key_sha}),
+        );
+        // The earlier run: installed and promoted, then died before its update.
+        let store = Store::open(d.dir.path()).unwrap();
+        let key = std::fs::read(d.dir.path().join("pending-key.pem")).unwrap();
+        let new = store.install(ID, &d.new_cert, &key, "CA").unwrap();
+        store
+            .promote(&new, Some(&d.dir.path().join("pending-key.pem")))
+            .unwrap();
+
+        let mut jobs = fake(document, &[&d.new_cert], true);
+        let outcome = run(&d, &mut jobs);
+        assert_eq!(
+            outcome,
+            Outcome::Reported {
+                job_id: "rotate-1".into(),
+                status: Status::Succeeded,
+                details: details(Some(ID), None)
+            }
+        );
+        // It proved the current (new) certificate before saying so.
+        assert_eq!(jobs.connected_as, vec![ID.to_string()]);
+    }
+
+    #[test]
     fn other_documents_are_rejected_and_no_job_is_nothing() {
         let d = device();
         let mut jobs = fake(json!({"operation": "reboot"}), &[], true);

@@ -348,6 +348,28 @@ mod tests {
     }
 
     #[test]
+    fn an_install_that_crashed_half_way_leaves_no_slot_and_the_current_one_whole() {
+        let dir = fleetcert_dir();
+        let store = Store::open(dir.path()).unwrap();
+        let old = store.current().unwrap();
+        // What a crash before the rename leaves: a partial temporary directory.
+        let tmp = dir.path().join(SLOTS).join(format!(".{NEW}.tmp-999999"));
+        fs::create_dir(&tmp).unwrap();
+        fs::write(tmp.join(CERTIFICATE), "HALF").unwrap();
+        let reopened = Store::open(dir.path()).unwrap();
+        assert_eq!(reopened.current().unwrap(), old);
+        assert_eq!(fs::read_to_string(&old.certificate).unwrap(), "OLD CERT");
+        assert!(!dir.path().join(SLOTS).join(NEW).exists());
+        // A temporary is never a slot a pointer may name.
+        fs::write(dir.path().join(CURRENT), format!(".{NEW}.tmp-999999\n")).unwrap();
+        assert!(Store::open(dir.path()).is_err());
+        fs::write(dir.path().join(CURRENT), "initial\n").unwrap();
+        // The retry installs whole.
+        let new = reopened.install(NEW, "NEW CERT", b"NEW KEY", "CA").unwrap();
+        assert_eq!(fs::read_to_string(&new.certificate).unwrap(), "NEW CERT");
+    }
+
+    #[test]
     fn a_corrupt_pointer_is_an_error_not_a_guess() {
         let dir = fleetcert_dir();
         Store::open(dir.path()).unwrap();
