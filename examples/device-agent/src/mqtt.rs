@@ -158,6 +158,13 @@ impl Session {
 }
 
 /// Connect with the identity, then disconnect: the broker accepted it.
+///
+/// It uses the thing name as client id, as the device's own connection does,
+/// so on AWS IoT it takes that connection's place: "when another device
+/// connects using the same client ID, it knocks the previous one off the
+/// connection" (AWS IoT Device Defender, "Conflicting MQTT client IDs",
+/// https://docs.aws.amazon.com/iot-device-defender/latest/devguide/audit-chk-conflicting-client-ids.html).
+/// Firmware should reconnect its main connection instead of probing beside it.
 pub struct MqttProbe(pub BrokerConfig);
 
 impl BrokerProbe for MqttProbe {
