@@ -204,3 +204,129 @@ fn over_the_https_data_plane_one_job_succeeds_one_falls_back_and_one_is_rejected
     );
     assert!(broker.log_text().contains("certificate verify failed"));
 }
+
+/// A one-request HTTPS server (rustls) for `localhost`: it records the
+/// request and answers `body`.
+fn https_server(
+    dir: &std::path::Path,
+    body: &'static str,
+) -> (u16, PathBuf, std::thread::JoinHandle<String>) {
+    use std::sync::Arc;
+    let ca = Ca::new("Jobs Endpoint CA");
+    let key = crate::support::new_key();
+    let cert = ca.issue(&key, "localhost", &["localhost"]);
+    let ca_file = dir.join("jobs-ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(
+        vec![cert.der().clone()],
+        rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        use std::io::Read;
+        let (tcp, _) = listener.accept().unwrap();
+        let conn = rustls::ServerConnection::new(Arc::new(config)).unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read the header, then the body its Content-Length gives.
+        loop {
+            let n = match tls.read(&mut buf) {
+                Ok(n) => n,
+                Err(e) => return format!("TLS ERROR {e}"),
+            };
+            if n == 0 {
+                break;
+            }
+            request.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some(head_end) = text.find("\r\n\r\n") {
+                let length: usize = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0);
+                if request.len() >= head_end + 4 + length {
+                    break;
+                }
+            }
+        }
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        tls.write_all(answer.as_bytes()).unwrap();
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        String::from_utf8_lossy(&request).to_string()
+    });
+    (port, ca_file, server)
+}
+
+fn https_jobs(port: u16, ca: PathBuf) -> device_agent::https::HttpJobs {
+    device_agent::https::HttpJobs::new(
+        device_agent::https::HttpJobsConfig {
+            endpoint: device_agent::https::Endpoint::parse(&format!("https://localhost:{port}"))
+                .unwrap(),
+            roots: device_agent::tls::ServerRoots::File(ca),
+            region: "eu-west-1".into(),
+            credentials: device_agent::sigv4::Credentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "secret".into(),
+                session_token: Some("session".into()),
+            },
+            timeout: std::time::Duration::from_secs(5),
+        },
+        "sensor-1",
+    )
+    .unwrap()
+}
+
+#[test]
+fn over_tls_the_data_plane_request_is_signed_and_the_server_verified() {
+    use device_agent::jobs::JobsChannel;
+    let tmp = tempfile::tempdir().unwrap();
+    let (port, ca, server) = https_server(
+        tmp.path(),
+        r#"{"execution":{"jobId":"rotate-1","thingName":"sensor-1","status":"IN_PROGRESS","versionNumber":2,"executionNumber":1,"jobDocument":"{\"operation\":\"x\"}"}}"#,
+    );
+    let execution = https_jobs(port, ca).start_next().unwrap().unwrap();
+    assert_eq!(execution.job_id, "rotate-1");
+    assert_eq!(execution.version_number, 2);
+    assert_eq!(execution.job_document, json!("{\"operation\":\"x\"}"));
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("PUT /things/sensor-1/jobs/$next HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("\r\nHost: localhost:{port}\r\n")),
+        "{request}"
+    );
+    assert!(
+        request.contains("\r\nX-Amz-Security-Token: session\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains("\r\nAuthorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+            && request.contains("/eu-west-1/iot-jobs-data/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token, Signature="),
+        "{request}"
+    );
+    assert!(request.ends_with("\r\n\r\n{}"), "{request}");
+
+    // A server whose certificate does not chain to the given CA is refused.
+    let (port, _, server) = https_server(tmp.path(), "{}");
+    let other_ca = tmp.path().join("other-ca.pem");
+    std::fs::write(&other_ca, Ca::new("Other CA").pem).unwrap();
+    let err = https_jobs(port, other_ca).start_next().unwrap_err();
+    assert!(err.contains("invalid peer certificate"), "{err}");
+    assert!(server.join().unwrap().starts_with("TLS ERROR"));
+}
