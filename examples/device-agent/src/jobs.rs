@@ -9,8 +9,9 @@ use serde_json::{Value, json};
 use crate::store::Identity;
 
 /// The statuses a device reports. "The new status for the job execution
-/// (IN_PROGRESS, FAILED, SUCCEEDED, or REJECTED). This must be specified on
-/// every update." (API Reference, iot-jobs-data UpdateJobExecution,
+/// (IN_PROGRESS, FAILED, SUCCESS, or REJECTED). This must be specified on
+/// every update." (API Reference, iot-jobs-data UpdateJobExecution; the wire
+/// value is SUCCEEDED, the JobExecutionStatus enum,
 /// https://docs.aws.amazon.com/iot/latest/apireference/API_iot-jobs-data_UpdateJobExecution.html)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
