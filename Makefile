@@ -19,11 +19,15 @@ demo: emulator-setup build
 	scripts/demo.sh
 
 # `cargo test` runs the unit, integration and doc tests; benchmarks (harness =
-# false) are built by `cargo bench`, never run here.
+# false) are built by `cargo bench`, never run here. The reference device
+# agent (examples/device-agent, a workspace member outside the default) has
+# its own run: mosquitto and the emulator, as above.
 test: setup
 	tests/emulator/run_tests.sh
 	cargo test --locked
+	cargo test --locked -p device-agent
 
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy -p device-agent --all-targets --locked -- -D warnings
