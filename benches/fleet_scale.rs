@@ -14,13 +14,16 @@
 //!   2. an `apply` creating 1,000 devices: wall time, and its ratio to the
 //!      quota-bound ideal (the largest, over all operations, of the calls made
 //!      divided by the rate fleetcert is configured to keep to);
+//!   4. a `plan` during a 1,000-device rotation delivered by IoT job: its API
+//!      calls (checked: none per device);
 //!
 //! and in memory:
 //!   3. the pure planner on 100,000 devices: time and peak memory.
 //!
 //! `FLEETCERT_BENCH_DEVICES`, `FLEETCERT_BENCH_APPLY_DEVICES` and
 //! `FLEETCERT_BENCH_PLANNER_DEVICES` change the sizes; `FLEETCERT_BENCH_ONLY`
-//! (`plan`, `apply` or `planner`) runs one part.
+//! (`plan`, `apply`, `rotation` or `planner`) runs one part;
+//! `FLEETCERT_BENCH_ROTATION_DEVICES` sizes part 4.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
@@ -302,6 +305,91 @@ fn bench_apply(devices: usize) {
     );
 }
 
+// ---- 4. a plan during a rotation delivered by IoT job ------------------------
+
+/// Build `devices` devices, rotate them all under `delivery: job` (an apply
+/// planned 340 days ahead, within `renew_before`), then count one plan's
+/// calls with AWS's quotas: progress is read per job, never per device.
+fn bench_rotation(devices: usize) {
+    let emulator = Emulator::start(&["--quotas", "off"]);
+    let account = Account::new(&emulator);
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_fleet(dir.path(), "bench-rotation", devices, 1);
+    let spec = dir.path().join("fleet.yaml");
+    let text = std::fs::read_to_string(&spec).expect("spec");
+    let text = text.replace(
+        "lifecycle:\n",
+        "output:\n  secrets_manager: {}\nlifecycle:\n  rotation: {delivery: job}\n",
+    );
+    std::fs::write(&spec, text).expect("spec");
+    println!("building a {devices}-device fleet for rotation (quotas off, pacing lifted)...");
+    let mut apply = account.fleetcert(dir.path());
+    apply
+        .args(["apply", "--auto-approve", "--quiet", "--concurrency", "64"])
+        .args(["--allow-undeliverable"])
+        .args(unpaced());
+    run(apply, "building the fleet");
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(340 * 24))
+        .expect("a time")
+        .to_string();
+    let saved = dir.path().join("rotation.plan");
+    let mut plan = account.fleetcert(dir.path());
+    plan.args([
+        "plan",
+        "--quiet",
+        "--allow-undeliverable",
+        "--at",
+        &later,
+        "--out",
+    ])
+    .arg(&saved)
+    .args(unpaced());
+    run(plan, "planning the rotation");
+    let mut apply = account.fleetcert(dir.path());
+    apply
+        .args(["apply", "--auto-approve", "--quiet", "--concurrency", "64"])
+        .args(["--allow-undeliverable"])
+        .arg(&saved)
+        .args(unpaced());
+    let (rotated, _) = run(apply, "rotating the fleet");
+    println!("  rotated in {:.1}s", rotated.as_secs_f64());
+    emulator.control(
+        "POST",
+        "config",
+        Some(serde_json::json!({"quotas": "aws", "latency_ms": 20})),
+    );
+    emulator.control("POST", "counters/reset", None);
+    let mut progress = account.fleetcert(dir.path());
+    progress.args([
+        "plan",
+        "--format",
+        "json",
+        "--allow-undeliverable",
+        "--at",
+        &later,
+    ]);
+    let (wall, out) = run(progress, "planning during the rotation");
+    let calls = account.counters();
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("a JSON plan");
+    let jobs = calls.get("iot:GetJobDocument").copied().unwrap_or(0);
+    let total: u64 = calls.values().sum();
+    println!(
+        "[4] plan during a {devices}-device rotation by job: {total} API calls, {:.2}s wall, {jobs} jobs read, {} devices in rotation",
+        wall.as_secs_f64(),
+        plan["rotation"]["summary"]["devices"]
+    );
+    let mut top: Vec<_> = calls.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1));
+    let top: Vec<String> = top.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    println!("    {}", top.join(", "));
+    let per_device: Vec<_> = calls
+        .iter()
+        .filter(|(_, n)| **n as usize >= devices / 2)
+        .collect();
+    assert!(per_device.is_empty(), "per-device calls: {per_device:?}");
+}
+
 // ---- 3. the pure planner ---------------------------------------------------
 
 fn bench_planner(devices: usize) {
@@ -399,5 +487,8 @@ fn main() {
     }
     if wants("plan") {
         bench_plan(env_usize("FLEETCERT_BENCH_DEVICES", 10_000));
+    }
+    if wants("rotation") {
+        bench_rotation(env_usize("FLEETCERT_BENCH_ROTATION_DEVICES", 1_000));
     }
 }

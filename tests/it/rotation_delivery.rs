@@ -321,6 +321,38 @@ fn only_confirmed_devices_retire_their_old_certificate() {
         text.stdout
     );
 
+    // drift reports the failed rotation as stalled, and the pending steps.
+    let drift = run(account
+        .fleetcert(fleet.path())
+        .args(["drift", "--format", "json"]));
+    assert_eq!(drift.code, 2, "{}", drift.stderr);
+    let drift: serde_json::Value = serde_json::from_str(&drift.stdout).unwrap();
+    let codes: Vec<(String, String)> = drift["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["code"].as_str().unwrap().to_string(),
+                i["address"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        codes.contains(&("rotation_stalled".into(), "device.bad-1.certificate".into())),
+        "{codes:?}"
+    );
+    assert!(
+        !codes
+            .iter()
+            .any(|(c, a)| c == "rotation_stalled" && a != "device.bad-1.certificate"),
+        "{codes:?}"
+    );
+    assert!(
+        codes.iter().any(|(c, _)| c == "rotation_pending"),
+        "{codes:?}"
+    );
+
     // The next apply retires only the confirmed devices' old certificates
     // and delivers bad-1's certificate again.
     let applied = apply_ok(&account, fleet.path());
@@ -401,4 +433,29 @@ fn only_confirmed_devices_retire_their_old_certificate() {
         .collect();
     assert_eq!(retire.len(), 1, "{timed_out:#}");
     assert_eq!(retire[0]["device"], "silent-1");
+
+    // Applied (a saved plan is carried out as of its own moment): silent-1's
+    // old certificate retires; bad-1's lying report still stops its change.
+    let saved = fleet.path().join("later.plan");
+    let made = run(account
+        .fleetcert(fleet.path())
+        .args(["plan", "--at", &at, "--out"])
+        .arg(&saved));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let applied = run(account
+        .fleetcert(fleet.path())
+        .args(["apply", "--auto-approve"])
+        .arg(&saved));
+    assert_eq!(applied.code, 1, "{}\n{}", applied.stdout, applied.stderr);
+    let certs = certificates(&account, &fleet);
+    let live: Vec<String> = statuses(&certs, "silent-1")
+        .into_iter()
+        .filter(|s| s != "REVOKED")
+        .collect();
+    assert_eq!(
+        live,
+        ["ACTIVE"],
+        "silent-1 follows on_timeout: retire: {certs:?}"
+    );
+    assert_eq!(statuses(&certs, "bad-1"), ["ACTIVE", "ACTIVE"], "{certs:?}");
 }
