@@ -109,14 +109,8 @@ impl Cloud {
     /// this fleet's rotation (a job that merely shares the prefix) or the
     /// job was deleted meanwhile.
     async fn read_job(&self, fleet: &str, job: Listed) -> Result<Option<LiveJob>, CloudError> {
-        let request = self.iot.get_job_document().job_id(&job.id);
-        let document = match self
-            .call(AwsOp::GetJobDocument, &job.id, || request.clone().send())
-            .await
-        {
-            Ok(out) => out.document().map(str::to_string).unwrap_or_default(),
-            Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(None),
-            Err(e) => return Err(failed(AwsOp::GetJobDocument, job.id.clone(), e)),
+        let Some(document) = self.job_document(&job.id).await? else {
+            return Ok(None);
         };
         let Some(document) = Document::parse(&document, fleet) else {
             return Ok(None);
