@@ -270,3 +270,26 @@ fn without_job_delivery_nothing_changes() {
             .all(|o| !matches!(o, Operation::StageDelivery { .. }))
     );
 }
+
+#[test]
+fn a_device_its_job_has_not_reached_yet_counts_as_delivered() {
+    let spec = spec("{delivery: job}", &["a"]);
+    let (_, mut live) = rotated(&spec, 1);
+    // AWS creates executions as the rollout reaches each thing.
+    for job in live.jobs.values_mut() {
+        job.executions.clear();
+    }
+    let rolling = plan(&spec, &live, NOW + 60);
+    assert!(rolling.is_empty(), "{:?}", rolling.changes);
+    assert_eq!(rolling.rotation["a"].stage, Stage::Delivered);
+    // A job that ended without reaching the device delivers again.
+    for job in live.jobs.values_mut() {
+        job.status = JobStatus::Canceled;
+    }
+    let ended = plan(&spec, &live, NOW + 60);
+    assert!(
+        ended.changes.iter().any(|c| c.phase == Phase::Delivery),
+        "{:?}",
+        ended.changes
+    );
+}

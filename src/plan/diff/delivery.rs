@@ -116,12 +116,28 @@ impl Planner<'_> {
     }
 
     /// The latest execution that delivers `cert` to `device`.
+    ///
+    /// A job still rolling out has not created every execution yet (it
+    /// notifies at most `maximumPerMinute` things a minute: "How job
+    /// configurations work", jobExecutionsRolloutConfig), so a device its
+    /// document names counts as QUEUED since the job's creation; once the
+    /// job has ended, a device without an execution was never reached.
     fn delivery_of(&self, device: &str, cert: &str) -> Option<(&str, LiveExecution)> {
         self.live
             .jobs
             .values()
             .filter(|job| job.deliveries.get(device).map(String::as_str) == Some(cert))
-            .filter_map(|job| Some((job.id.as_str(), *job.executions.get(device)?)))
+            .filter_map(|job| {
+                let rolling_out =
+                    matches!(job.status, JobStatus::InProgress | JobStatus::Scheduled).then_some(
+                        LiveExecution {
+                            status: ExecutionStatus::Queued,
+                            queued_at: job.created_at,
+                        },
+                    );
+                let execution = job.executions.get(device).copied().or(rolling_out)?;
+                Some((job.id.as_str(), execution))
+            })
             .max_by_key(|(id, e)| (e.queued_at, *id))
     }
 
